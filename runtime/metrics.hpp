@@ -7,8 +7,12 @@
 // registry at construction) and keeps those references: updating a metric is a relaxed atomic
 // operation, never a lookup. Label lookups (`family::with`) take a lock; call them at setup or
 // cache the result.
+//
+// Rendering walks the registry under short per-family locks and appends into one string; it
+// never blocks updates.
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -71,10 +75,12 @@ private:
 /// Observations counted into cumulative buckets, plus their sum and count.
 class histogram {
 public:
-  /// Creates a histogram with the given upper bounds (strictly increasing, +Inf implied).
+  /// Creates a histogram with the given upper bounds (strictly increasing, +Inf implied; a
+  /// trailing +Inf is dropped). Throws `std::invalid_argument` for NaN or non-increasing bounds.
   explicit histogram(std::vector<double> bounds);
 
-  /// Records one observation.
+  /// Records one observation: it counts in the first bucket whose bound is >= `x` (a value equal
+  /// to a bound falls in that bucket); NaN counts in the +Inf bucket only.
   void observe(double x) noexcept;
 
   /// Returns the upper bounds (without +Inf).
@@ -138,27 +144,36 @@ public:
 };
 
 /// A metric family: one name, help text, label names and one child per label-value tuple.
+/// Instantiated for `counter`, `gauge` and `histogram` only (in metrics.cpp).
 template <class T>
 class family {
 public:
+  /// Creates a family whose children are made by `make`. Throws `std::invalid_argument` if
+  /// `name` does not match `[a-zA-Z_:][a-zA-Z0-9_:]*`, or a label name does not match
+  /// `[a-zA-Z_][a-zA-Z0-9_]*`, starts with `__`, repeats, or is `le` in a histogram family.
+  /// A family without label names creates its only child at once, so it renders from the start.
   family(std::string name, std::string help, std::vector<std::string> label_names,
          std::function<std::unique_ptr<T>()> make);
 
   /// Returns the child for `values` (one per label name), creating it on first use. The
-  /// reference stays valid for the lifetime of the registry.
+  /// reference stays valid for the lifetime of the registry. Throws `std::invalid_argument` if
+  /// the number of values differs from the number of label names.
   T& with(const label_values& values);
 
   /// Convenience overload.
   T& with(std::initializer_list<std::string_view> values);
 
+  /// Returns the metric name.
   const std::string& name() const noexcept {
     return name_;
   }
 
+  /// Returns the help text (unescaped).
   const std::string& help() const noexcept {
     return help_;
   }
 
+  /// Returns the label names, in the order `with` expects their values.
   const std::vector<std::string>& label_names() const noexcept {
     return label_names_;
   }
@@ -178,6 +193,10 @@ private:
 using counter_family = family<counter>;
 using gauge_family = family<gauge>;
 using histogram_family = family<histogram>;
+
+extern template class family<counter>;
+extern template class family<gauge>;
+extern template class family<histogram>;
 
 /// Emits samples computed at scrape time (process metrics, mailbox depths, ...).
 class collector {
@@ -199,8 +218,9 @@ public:
   registry& operator=(const registry&) = delete;
 
   /// Returns the counter family `name`, creating it on first call. Calling again with the same
-  /// name returns the same family; a different kind or different label names throws
-  /// `std::logic_error` (a programming error found at startup).
+  /// name returns the same family (the help text of the first call stays); a different kind,
+  /// different label names or different histogram bounds throw `std::logic_error` (a programming
+  /// error found at startup). Invalid names throw `std::invalid_argument` (see `family`).
   counter_family& counter(const std::string& name, const std::string& help,
                           std::vector<std::string> label_names = {});
 
@@ -219,7 +239,8 @@ public:
   /// Walks every family (in name order) and then every collector.
   void visit(visitor& v) const;
 
-  /// Appends the Prometheus text exposition of everything to `out`.
+  /// Appends the Prometheus text exposition (format 0.0.4) of everything to `out`. Families
+  /// without children (labelled families never used) are skipped.
   void render(std::string& out) const;
 
   /// Returns the Prometheus text exposition of everything.
@@ -231,25 +252,37 @@ private:
 };
 
 /// Appends one rendered family to `out` in Prometheus text format; exposed for collectors and
-/// tests. Label values and help text are escaped as the format requires.
+/// tests. Label values and help text are escaped as the format requires; values print as
+/// integers when integral, otherwise in shortest round-trip form, and as `+Inf`, `-Inf`, `NaN`.
+/// A family without samples leaves `out` unchanged.
 class text_renderer : public visitor {
 public:
-  explicit text_renderer(std::string& out) : out_(out) {
-  }
+  /// Creates a renderer appending to `out`.
+  explicit text_renderer(std::string& out) : out_(out) {}
 
+  /// Appends the `# HELP` and `# TYPE` lines.
   void begin_family(std::string_view name, std::string_view help, kind k) override;
+
+  /// Appends one `name{labels} value` line.
   void value(const sample_view& s, double x) override;
+
+  /// Appends the cumulative `_bucket` lines (ending with `le="+Inf"`), `_sum` and `_count`.
   void histogram_value(const sample_view& s, const histogram& h) override;
+
+  /// Removes the family's HELP/TYPE lines again if it had no samples.
   void end_family() override;
 
 private:
   std::string& out_;
-  std::string_view name_;
+  std::string name_;         // copied: a collector's name may not outlive begin_family
+  size_t family_start_ = 0;  // out_.size() before the family's HELP line
+  bool has_samples_ = false; // whether the current family appended a sample
 };
 
-/// Process metrics read from /proc at scrape time: `process_cpu_seconds_total`,
-/// `process_resident_memory_bytes`, `process_virtual_memory_bytes`, `process_open_fds`,
-/// `process_max_fds`, `process_start_time_seconds`, `process_threads`.
+/// Returns a collector of process metrics read from /proc at scrape time (one
+/// `read_process_stats()` per scrape): `process_cpu_seconds_total` (counter) and the gauges
+/// `process_max_fds`, `process_open_fds`, `process_resident_memory_bytes`,
+/// `process_start_time_seconds`, `process_threads`, `process_virtual_memory_bytes`.
 std::shared_ptr<const collector> make_process_collector();
 
 } // namespace klerno::runtime::metrics
