@@ -42,19 +42,20 @@ struct host_port {
 
 /// The HTTP edge: listener, io threads, limits and timeouts.
 struct http_settings {
-  std::string bind_address = "0.0.0.0";             ///< BIND_ADDRESS
-  uint16_t port = 8000;                             ///< PORT (0: pick a free port)
-  unsigned workers = 2;                             ///< WORKERS: io threads
-  std::size_t max_header_bytes = 8 * 1024;          ///< HTTP_MAX_HEADER_BYTES -> 431
-  std::size_t max_body_bytes = 1024 * 1024;         ///< HTTP_MAX_BODY_BYTES -> 413
-  std::chrono::milliseconds read_timeout{15'000};   ///< HTTP_READ_TIMEOUT: whole request
-  std::chrono::milliseconds idle_timeout{75'000};   ///< HTTP_IDLE_TIMEOUT: keep-alive idle
-  std::chrono::milliseconds write_timeout{15'000};  ///< HTTP_WRITE_TIMEOUT: whole response
+  std::string bind_address = "0.0.0.0";              ///< BIND_ADDRESS
+  uint16_t port = 8000;                              ///< PORT (0: pick a free port)
+  unsigned workers = 2;                              ///< WORKERS: io threads
+  std::size_t max_header_bytes = 8 * 1024;           ///< HTTP_MAX_HEADER_BYTES -> 431
+  std::size_t max_body_bytes = 1024 * 1024;          ///< HTTP_MAX_BODY_BYTES -> 413
+  std::chrono::milliseconds read_timeout{15'000};    ///< HTTP_READ_TIMEOUT: whole request
+  std::chrono::milliseconds idle_timeout{75'000};    ///< HTTP_IDLE_TIMEOUT: keep-alive idle
+  std::chrono::milliseconds write_timeout{15'000};   ///< HTTP_WRITE_TIMEOUT: whole response
   std::chrono::milliseconds request_timeout{10'000}; ///< HTTP_REQUEST_TIMEOUT: handler -> 504
-  std::size_t pipeline_limit = 16;                  ///< HTTP_PIPELINE_LIMIT: queued requests
-  std::size_t max_connections = 10'000;             ///< HTTP_MAX_CONNECTIONS: more -> 503
-  bool access_log = true;                           ///< ACCESS_LOG
-  bool prometheus_enabled = true;                   ///< PROMETHEUS_ENABLED: serve /metrics
+  std::chrono::milliseconds linger_timeout{2'000};   ///< HTTP_LINGER_TIMEOUT: discard before close
+  std::size_t pipeline_limit = 16;                   ///< HTTP_PIPELINE_LIMIT: queued requests
+  std::size_t max_connections = 10'000;              ///< HTTP_MAX_CONNECTIONS: more -> 503
+  bool access_log = true;                            ///< ACCESS_LOG
+  bool prometheus_enabled = true;                    ///< PROMETHEUS_ENABLED: serve /metrics
   /// METRICS_PORT: when set and different from `port`, /metrics (and /healthz) are also
   /// served on a separate listener on this port (0: pick a free port).
   std::optional<uint16_t> metrics_port;
@@ -74,9 +75,9 @@ struct health_settings {
 
 /// Graceful shutdown: SIGTERM -> readiness 503 -> grace -> stop accepting -> drain -> stop.
 struct lifecycle_settings {
-  std::chrono::milliseconds shutdown_grace{5'000};  ///< SHUTDOWN_GRACE
-  std::chrono::milliseconds drain_timeout{20'000};  ///< SHUTDOWN_DRAIN_TIMEOUT
-  std::chrono::milliseconds stop_timeout{5'000};    ///< SHUTDOWN_STOP_TIMEOUT: per actor
+  std::chrono::milliseconds shutdown_grace{5'000}; ///< SHUTDOWN_GRACE
+  std::chrono::milliseconds drain_timeout{20'000}; ///< SHUTDOWN_DRAIN_TIMEOUT
+  std::chrono::milliseconds stop_timeout{5'000};   ///< SHUTDOWN_STOP_TIMEOUT: per actor
 };
 
 /// Logging.
@@ -87,19 +88,19 @@ struct log_settings {
 
 /// Autoscaling targets (the seed's HPA / ECS figures).
 struct scaling_settings {
-  unsigned min_replicas = 2;               ///< MIN_REPLICAS
-  unsigned max_replicas = 10;              ///< MAX_REPLICAS
-  double target_cpu_utilization = 70;      ///< TARGET_CPU_UTILIZATION, percent (0, 100]
-  double target_memory_utilization = 80;   ///< TARGET_MEMORY_UTILIZATION, percent (0, 100]
+  unsigned min_replicas = 2;             ///< MIN_REPLICAS
+  unsigned max_replicas = 10;            ///< MAX_REPLICAS
+  double target_cpu_utilization = 70;    ///< TARGET_CPU_UTILIZATION, percent (0, 100]
+  double target_memory_utilization = 80; ///< TARGET_MEMORY_UTILIZATION, percent (0, 100]
 };
 
 /// Cluster membership (built out by the cluster issue).
 struct cluster_settings {
-  std::string node_name;                 ///< NODE_NAME (default: the host name)
+  std::string node_name;                  ///< NODE_NAME (default: the host name)
   std::string bind_address = "127.0.0.1"; ///< CLUSTER_BIND_ADDRESS: private address only
-  uint16_t port = 4370;                  ///< CLUSTER_PORT
-  std::vector<host_port> seeds;          ///< CLUSTER_SEEDS: comma-separated host:port
-  secret cluster_secret;                 ///< CLUSTER_SECRET
+  uint16_t port = 4370;                   ///< CLUSTER_PORT
+  std::vector<host_port> seeds;           ///< CLUSTER_SEEDS: comma-separated host:port
+  secret cluster_secret;                  ///< CLUSTER_SECRET
 };
 
 /// External stores (used by the storage and cache issues).

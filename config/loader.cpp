@@ -1,0 +1,1148 @@
+#include "config/loader.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <optional>
+#include <string_view>
+#include <thread>
+#include <type_traits>
+#include <utility>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace klerno::config {
+
+error::error(std::string key, const std::string& message)
+    : std::runtime_error(message), key_(std::move(key)) {}
+
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr std::string_view redacted_placeholder = "<redacted>";
+constexpr std::string_view from_default = "default";
+constexpr std::string_view from_environment = "environment";
+constexpr std::string_view from_command_line = "command line";
+
+// -- text helpers -------------------------------------------------------------------------------
+
+std::string lower(std::string_view s) {
+  std::string out{s};
+  for (auto& c : out) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return lower(a) == lower(b);
+}
+
+std::string_view trim_left(std::string_view s) {
+  auto first = s.find_first_not_of(" \t");
+  return first == std::string_view::npos ? std::string_view{} : s.substr(first);
+}
+
+std::string_view trim(std::string_view s) {
+  s = trim_left(s);
+  return s.substr(0, s.find_last_not_of(" \t") + 1);
+}
+
+bool starts_with(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+// Quotes a value for an error message: escaped so that what() stays on one line, and shortened so
+// that a pasted blob does not flood the terminal.
+std::string quoted(std::string_view v) {
+  constexpr std::size_t max_shown = 64;
+  std::string out = "\"";
+  for (std::size_t i = 0; i < v.size() && i < max_shown; ++i) {
+    auto c = static_cast<unsigned char>(v[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (v.size() > max_shown) {
+    out += "...";
+  }
+  out += '"';
+  return out;
+}
+
+[[noreturn]] void fail(std::string_view key, std::string_view message, std::string_view from) {
+  std::string what{key};
+  if (!key.empty()) {
+    what += ": ";
+  }
+  what.append(message).append(" (from ").append(from).append(")");
+  // A key, argument or path may hold control characters; what() stays one line regardless.
+  std::string line;
+  for (auto c : what) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\x%02x", static_cast<unsigned char>(c));
+      line += buf;
+    } else {
+      line += c;
+    }
+  }
+  throw error(std::string{key}, line);
+}
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) {
+    row[j] = j;
+  }
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// -- value parsers: nullopt means "not of this type" ---------------------------------------------
+
+std::optional<uint64_t> parse_decimal(std::string_view s) {
+  uint64_t value = 0;
+  const char* end = s.data() + s.size();
+  auto [ptr, ec] = std::from_chars(s.data(), end, value);
+  if (s.empty() || ec != std::errc{} || ptr != end) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+// Splits `s` into its leading digits and a case-insensitive unit, and scales the number by the
+// unit's factor; nullopt if the unit is unknown or the product overflows.
+std::optional<uint64_t>
+parse_scaled(std::string_view s, const std::vector<std::pair<std::string_view, uint64_t>>& units) {
+  auto digits_end = std::min(s.find_first_not_of("0123456789"), s.size());
+  auto number = parse_decimal(s.substr(0, digits_end));
+  if (!number) {
+    return std::nullopt;
+  }
+  auto unit = lower(s.substr(digits_end));
+  for (const auto& [name, factor] : units) {
+    if (unit == name) {
+      if (*number > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) / factor) {
+        return std::nullopt;
+      }
+      return *number * factor;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<milliseconds> parse_duration(std::string_view s) {
+  static const std::vector<std::pair<std::string_view, uint64_t>> units{
+    {"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}};
+  auto ms = parse_scaled(s, units);
+  if (!ms) {
+    return std::nullopt;
+  }
+  return milliseconds{static_cast<milliseconds::rep>(*ms)};
+}
+
+constexpr uint64_t kib = 1024;
+constexpr uint64_t mib = 1024 * kib;
+constexpr uint64_t gib = 1024 * mib;
+
+std::optional<uint64_t> parse_size(std::string_view s) {
+  static const std::vector<std::pair<std::string_view, uint64_t>> units{
+    {"", 1},     {"b", 1},     {"k", kib}, {"kb", kib}, {"kib", kib}, {"m", mib},
+    {"mb", mib}, {"mib", mib}, {"g", gib}, {"gb", gib}, {"gib", gib}};
+  return parse_scaled(s, units);
+}
+
+std::optional<bool> parse_bool(std::string_view s) {
+  auto v = lower(s);
+  if (v == "true" || v == "1" || v == "yes" || v == "on") {
+    return true;
+  }
+  if (v == "false" || v == "0" || v == "no" || v == "off") {
+    return false;
+  }
+  return std::nullopt;
+}
+
+std::optional<double> parse_percent(std::string_view s) {
+  if (!s.empty() && s.back() == '%') {
+    s.remove_suffix(1);
+  }
+  double value = 0;
+  const char* end = s.data() + s.size();
+  auto [ptr, ec] = std::from_chars(s.data(), end, value);
+  // The negated form also rejects NaN.
+  if (s.empty() || ec != std::errc{} || ptr != end || !(value > 0 && value <= 100)) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+bool is_ipv4(std::string_view s) {
+  std::string z{s};
+  in_addr addr{};
+  return inet_pton(AF_INET, z.c_str(), &addr) == 1;
+}
+
+bool is_ipv6(std::string_view s) {
+  std::string z{s};
+  in6_addr addr{};
+  return inet_pton(AF_INET6, z.c_str(), &addr) == 1;
+}
+
+// RFC 1123 host names (plus `_`, which container runtimes use); a name whose last label is all
+// digits would read as a malformed IPv4 address and is rejected.
+bool is_host_name(std::string_view s) {
+  if (s.empty() || s.size() > 253) {
+    return false;
+  }
+  std::string_view label;
+  for (std::size_t start = 0;;) {
+    auto dot = s.find('.', start);
+    label = s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
+      return false;
+    }
+    for (char c : label) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') {
+        return false;
+      }
+    }
+    if (dot == std::string_view::npos) {
+      break;
+    }
+    start = dot + 1;
+  }
+  return label.find_first_not_of("0123456789") != std::string_view::npos;
+}
+
+bool is_node_name(std::string_view s) {
+  if (s.empty() || s.size() > 63) {
+    return false;
+  }
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
+}
+
+// -- value printers ------------------------------------------------------------------------------
+
+std::string format_duration(milliseconds d) {
+  auto ms = d.count();
+  return ms % 1000 == 0 ? std::to_string(ms / 1000) + "s" : std::to_string(ms) + "ms";
+}
+
+// Formats a size limit for messages: 1KiB rather than 1024.
+std::string format_size(uint64_t bytes) {
+  if (bytes >= gib && bytes % gib == 0) {
+    return std::to_string(bytes / gib) + "GiB";
+  }
+  if (bytes >= mib && bytes % mib == 0) {
+    return std::to_string(bytes / mib) + "MiB";
+  }
+  if (bytes >= kib && bytes % kib == 0) {
+    return std::to_string(bytes / kib) + "KiB";
+  }
+  return std::to_string(bytes);
+}
+
+// Shortest text that parses back to the same double.
+std::string format_double(double x) {
+  char buf[32];
+  auto [ptr, ec] = std::to_chars(buf, buf + sizeof(buf), x);
+  return ec == std::errc{} ? std::string(buf, ptr) : std::to_string(x);
+}
+
+std::string format_host_port(const host_port& hp) {
+  auto port = std::to_string(hp.port);
+  return hp.host.find(':') == std::string::npos ? hp.host + ":" + port
+                                                : "[" + hp.host + "]:" + port;
+}
+
+// Writes a value in the config-file syntax, double-quoted when the plain form would not read back.
+std::string file_value(std::string_view v) {
+  if (v.find_first_of(" \t\"'\\#") == std::string_view::npos) {
+    return std::string{v};
+  }
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+    }
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+// -- the option table ----------------------------------------------------------------------------
+
+using parse_fn = std::function<void(settings&, std::string_view value, std::string_view from)>;
+
+/// One KEY: how it is spelled, documented, parsed and printed. `parse` validates and stores a
+/// value or throws `config::error`; `print` returns the value in the syntax `parse` accepts.
+struct option {
+  std::string key;
+  std::string flag;        // the command-line spelling, without the leading `--`
+  std::string type;        // value syntax and range, for the help
+  std::string default_doc; // for the help, when the rendered default would mislead
+  std::string doc;         // one line, for the help
+  bool is_bool = false;    // a bare `--flag` means true
+  std::function<bool(std::string_view)> is_placeholder; // "not set by this source"
+  parse_fn parse;
+  std::function<std::string(const settings&)> print;
+};
+
+option make_option(std::string key, std::string type, std::string doc) {
+  option o;
+  o.flag = lower(key);
+  std::replace(o.flag.begin(), o.flag.end(), '_', '-');
+  o.key = std::move(key);
+  o.type = std::move(type);
+  o.doc = std::move(doc);
+  return o;
+}
+
+// Each factory takes `at`, a generic lambda mapping `settings` (const or not) to the field.
+
+template <class At>
+option uint_option(std::string key, uint64_t min, uint64_t max, std::string doc, At at) {
+  auto range = std::to_string(min) + ".." + std::to_string(max);
+  auto o = make_option(key, "integer " + range, std::move(doc));
+  o.parse = [key, min, max, range, at](settings& s, std::string_view v, std::string_view from) {
+    auto n = parse_decimal(v);
+    if (!n || *n < min || *n > max) {
+      fail(key, quoted(v) + " is not an integer in " + range, from);
+    }
+    using field = std::remove_reference_t<decltype(at(s))>;
+    at(s) = static_cast<field>(*n);
+  };
+  o.print = [at](const settings& s) {
+    return std::to_string(at(s));
+  };
+  return o;
+}
+
+template <class At>
+option size_option(std::string key, uint64_t min, uint64_t max, std::string doc, At at) {
+  auto range = format_size(min) + ".." + format_size(max);
+  auto o = make_option(key, "size " + range, std::move(doc));
+  o.parse = [key, min, max, range, at](settings& s, std::string_view v, std::string_view from) {
+    auto n = parse_size(v);
+    if (!n || *n < min || *n > max) {
+      fail(key, quoted(v) + " is not a size in " + range + " (bytes, or with suffix KiB/MiB)",
+           from);
+    }
+    at(s) = static_cast<std::size_t>(*n);
+  };
+  o.print = [at](const settings& s) {
+    return std::to_string(at(s));
+  };
+  return o;
+}
+
+constexpr milliseconds max_duration{24 * 3'600'000};
+
+template <class At>
+option duration_option(std::string key, milliseconds min, std::string doc, At at) {
+  auto range = format_duration(min) + ".." + std::to_string(max_duration.count() / 3'600'000) + "h";
+  auto o = make_option(key, "duration " + range, std::move(doc));
+  o.parse = [key, min, range, at](settings& s, std::string_view v, std::string_view from) {
+    auto d = parse_duration(v);
+    if (!d || *d < min || *d > max_duration) {
+      fail(key, quoted(v) + " is not a duration in " + range + " (like 250ms, 30s, 5m, 1h)", from);
+    }
+    at(s) = *d;
+  };
+  o.print = [at](const settings& s) {
+    return format_duration(at(s));
+  };
+  return o;
+}
+
+template <class At>
+option bool_option(std::string key, std::string doc, At at) {
+  auto o = make_option(key, "boolean", std::move(doc));
+  o.is_bool = true;
+  o.parse = [key, at](settings& s, std::string_view v, std::string_view from) {
+    auto b = parse_bool(v);
+    if (!b) {
+      fail(key, quoted(v) + " is not a boolean (true/false, 1/0, yes/no, on/off)", from);
+    }
+    at(s) = *b;
+  };
+  o.print = [at](const settings& s) {
+    return std::string{at(s) ? "true" : "false"};
+  };
+  return o;
+}
+
+template <class At>
+option percent_option(std::string key, std::string doc, At at) {
+  auto o = make_option(key, "percentage in (0, 100], like 70 or 70%", std::move(doc));
+  o.parse = [key, at](settings& s, std::string_view v, std::string_view from) {
+    auto p = parse_percent(v);
+    if (!p) {
+      fail(key, quoted(v) + " is not a percentage in (0, 100]", from);
+    }
+    at(s) = *p;
+  };
+  o.print = [at](const settings& s) {
+    return format_double(at(s));
+  };
+  return o;
+}
+
+template <class E, class At>
+option enum_option(std::string key, std::vector<E> values, std::string doc, At at) {
+  std::string names;
+  for (auto x : values) {
+    names += names.empty() ? "" : "|";
+    names += to_string(x);
+  }
+  auto o = make_option(key, names, std::move(doc));
+  o.parse = [key, values, names, at](settings& s, std::string_view v, std::string_view from) {
+    for (auto x : values) {
+      if (iequals(v, to_string(x))) {
+        at(s) = x;
+        return;
+      }
+    }
+    fail(key, quoted(v) + " is not one of " + names, from);
+  };
+  o.print = [at](const settings& s) {
+    return std::string{to_string(at(s))};
+  };
+  return o;
+}
+
+template <class At>
+option address_option(std::string key, std::string doc, At at) {
+  auto o = make_option(key, "IPv4 or IPv6 address, or host name", std::move(doc));
+  o.parse = [key, at](settings& s, std::string_view v, std::string_view from) {
+    auto addr = v;
+    if (addr.size() > 2 && addr.front() == '[' && addr.back() == ']') {
+      addr = addr.substr(1, addr.size() - 2);
+      if (!is_ipv6(addr)) {
+        fail(key, quoted(v) + " is not an IPv6 address in brackets", from);
+      }
+    } else if (!is_ipv4(addr) && !is_ipv6(addr) && !is_host_name(addr)) {
+      fail(key, quoted(v) + " is not an IP address or host name", from);
+    }
+    at(s) = std::string{addr};
+  };
+  o.print = [at](const settings& s) {
+    return at(s);
+  };
+  return o;
+}
+
+template <class At>
+option secret_option(std::string key, std::string doc, At at) {
+  auto o = make_option(key, "secret", std::move(doc));
+  o.is_placeholder = [](std::string_view v) {
+    return v == redacted_placeholder;
+  };
+  o.parse = [at](settings& s, std::string_view v, std::string_view) {
+    at(s) = secret{std::string{v}};
+  };
+  o.print = [at](const settings& s) {
+    return at(s).redacted();
+  };
+  return o;
+}
+
+template <class At>
+option url_option(std::string key, std::vector<std::string> schemes, std::string doc, At at) {
+  std::string prefixes;
+  for (const auto& scheme : schemes) {
+    prefixes += prefixes.empty() ? "" : " or ";
+    prefixes += scheme;
+  }
+  auto o = make_option(key, prefixes + " URL (secret), or empty", std::move(doc));
+  // What redact_url leaves of a URL whose password is the placeholder `***`.
+  o.is_placeholder = [](std::string_view v) {
+    return v.find(":***@") != std::string_view::npos && redact_url(v) == v;
+  };
+  o.parse = [key, schemes, prefixes, at](settings& s, std::string_view v, std::string_view from) {
+    bool ok = v.empty() || std::any_of(schemes.begin(), schemes.end(), [v](const auto& scheme) {
+                return starts_with(v, scheme);
+              });
+    if (!ok) {
+      // The value may carry a password, so it is not shown.
+      fail(key, "must start with " + prefixes + " (value not shown)", from);
+    }
+    at(s) = secret{std::string{v}};
+  };
+  o.print = [at](const settings& s) {
+    return redact_url(at(s).reveal());
+  };
+  return o;
+}
+
+void parse_seeds(std::vector<host_port>& out, std::string_view v, std::string_view from) {
+  constexpr std::string_view key = "CLUSTER_SEEDS";
+  std::vector<host_port> seeds;
+  if (trim(v).empty()) {
+    out = std::move(seeds);
+    return;
+  }
+  for (std::size_t start = 0; start <= v.size();) {
+    auto comma = std::min(v.find(',', start), v.size());
+    auto entry = trim(v.substr(start, comma - start));
+    start = comma + 1;
+    if (entry.empty()) {
+      fail(key, "empty entry in " + quoted(v), from);
+    }
+    auto bad = [&]() {
+      fail(key, quoted(entry) + " is not host:port with a port in 1..65535 ([::1]:4370 for IPv6)",
+           from);
+    };
+    std::string_view host;
+    std::string_view port;
+    if (entry.front() == '[') {
+      auto close = entry.find(']');
+      if (close == std::string_view::npos || entry.substr(close + 1, 1) != ":") {
+        bad();
+      }
+      host = entry.substr(1, close - 1);
+      port = entry.substr(close + 2);
+      if (!is_ipv6(host)) {
+        bad();
+      }
+    } else {
+      auto colon = entry.rfind(':');
+      if (colon == std::string_view::npos) {
+        bad();
+      }
+      host = entry.substr(0, colon);
+      port = entry.substr(colon + 1);
+      if (!is_ipv4(host) && !is_host_name(host)) {
+        bad();
+      }
+    }
+    auto n = parse_decimal(port);
+    if (!n || *n < 1 || *n > 65535) {
+      bad();
+    }
+    seeds.push_back(host_port{std::string{host}, static_cast<uint16_t>(*n)});
+  }
+  out = std::move(seeds);
+}
+
+// Returns the host name, made into a valid NODE_NAME.
+std::string default_node_name() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof(buf) - 1) != 0) {
+    return "klerno-node";
+  }
+  std::string name{buf};
+  name = name.substr(0, 63);
+  for (auto& c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') {
+      c = '-';
+    }
+  }
+  return name.empty() ? "klerno-node" : name;
+}
+
+unsigned default_threads() {
+  return std::clamp(std::thread::hardware_concurrency(), 1u, 256u);
+}
+
+settings defaults() {
+  settings s;
+  s.http.workers = default_threads();
+  s.runtime.actor_threads = default_threads();
+  s.auth.api_key = secret{"dev-api-key"};
+  s.auth.secret_key = secret{"dev-secret-key"};
+  s.cluster.node_name = default_node_name();
+  return s;
+}
+
+std::vector<option> make_options() {
+  std::vector<option> t;
+  using ms = milliseconds;
+  t.push_back(enum_option(
+    "APP_ENV",
+    std::vector<app_env>{app_env::development, app_env::test, app_env::staging,
+                         app_env::production},
+    "Deployment environment; production refuses default or weak secrets.",
+    [](auto& s) -> auto& { return s.env; }));
+  // HTTP edge.
+  t.push_back(address_option(
+    "BIND_ADDRESS", "Address the HTTP listener binds.",
+    [](auto& s) -> auto& { return s.http.bind_address; }));
+  t.push_back(uint_option(
+    "PORT", 0, 65535, "HTTP port; 0 picks a free port.",
+    [](auto& s) -> auto& { return s.http.port; }));
+  t.push_back(uint_option(
+    "WORKERS", 1, 256, "HTTP io threads.", [](auto& s) -> auto& { return s.http.workers; }));
+  t.back().default_doc = "number of hardware threads";
+  t.push_back(size_option(
+    "HTTP_MAX_HEADER_BYTES", kib, mib, "Largest request head; larger ones get 431.",
+    [](auto& s) -> auto& { return s.http.max_header_bytes; }));
+  t.push_back(size_option(
+    "HTTP_MAX_BODY_BYTES", 1, gib, "Largest request body; larger ones get 413.",
+    [](auto& s) -> auto& { return s.http.max_body_bytes; }));
+  t.push_back(duration_option(
+    "HTTP_READ_TIMEOUT", ms{1}, "Time to read a whole request.",
+    [](auto& s) -> auto& { return s.http.read_timeout; }));
+  t.push_back(duration_option(
+    "HTTP_IDLE_TIMEOUT", ms{1}, "Time a keep-alive connection may idle between requests.",
+    [](auto& s) -> auto& { return s.http.idle_timeout; }));
+  t.push_back(duration_option(
+    "HTTP_WRITE_TIMEOUT", ms{1}, "Time to write a whole response.",
+    [](auto& s) -> auto& { return s.http.write_timeout; }));
+  t.push_back(duration_option(
+    "HTTP_REQUEST_TIMEOUT", ms{1}, "Time a handler may take; slower requests get 504.",
+    [](auto& s) -> auto& { return s.http.request_timeout; }));
+  t.push_back(duration_option(
+    "HTTP_LINGER_TIMEOUT", ms{1},
+    "Time a closing connection may spend discarding unread request bytes.",
+    [](auto& s) -> auto& { return s.http.linger_timeout; }));
+  t.push_back(uint_option(
+    "HTTP_PIPELINE_LIMIT", 1, 1024, "Requests queued per connection (HTTP/1.1 pipelining).",
+    [](auto& s) -> auto& { return s.http.pipeline_limit; }));
+  t.push_back(uint_option(
+    "HTTP_MAX_CONNECTIONS", 1, 1'000'000, "Open connections; more get 503.",
+    [](auto& s) -> auto& { return s.http.max_connections; }));
+  t.push_back(bool_option(
+    "ACCESS_LOG", "Log one line per request.", [](auto& s) -> auto& { return s.http.access_log; }));
+  t.push_back(bool_option(
+    "PROMETHEUS_ENABLED", "Serve /metrics in the Prometheus format.",
+    [](auto& s) -> auto& { return s.http.prometheus_enabled; }));
+  {
+    auto o = make_option("METRICS_PORT", "integer 0..65535, or empty",
+                         "Separate port for /metrics and /healthz; empty: serve them on PORT.");
+    o.parse = [](settings& s, std::string_view v, std::string_view from) {
+      if (v.empty()) {
+        s.http.metrics_port.reset();
+        return;
+      }
+      auto n = parse_decimal(v);
+      if (!n || *n > 65535) {
+        fail("METRICS_PORT", quoted(v) + " is not an integer in 0..65535", from);
+      }
+      s.http.metrics_port = static_cast<uint16_t>(*n);
+    };
+    o.print = [](const settings& s) {
+      return s.http.metrics_port ? std::to_string(*s.http.metrics_port) : std::string{};
+    };
+    t.push_back(std::move(o));
+  }
+  // Credentials.
+  t.push_back(secret_option(
+    "API_KEY", "Key expected in X-API-Key.", [](auto& s) -> auto& { return s.auth.api_key; }));
+  t.back().default_doc = "dev-api-key, none in production";
+  t.push_back(secret_option(
+    "SECRET_KEY", "Key that signs tokens.", [](auto& s) -> auto& { return s.auth.secret_key; }));
+  t.back().default_doc = "dev-secret-key, none in production";
+  // Health and lifecycle.
+  t.push_back(duration_option(
+    "HEALTH_CHECK_INTERVAL", ms{1}, "Period of the health checks.",
+    [](auto& s) -> auto& { return s.health.check_interval; }));
+  t.push_back(duration_option(
+    "LIVENESS_TIMEOUT", ms{1}, "Time an actor may take to answer a liveness probe.",
+    [](auto& s) -> auto& { return s.health.liveness_timeout; }));
+  t.push_back(duration_option(
+    "SHUTDOWN_GRACE", ms{0},
+    "Time between failing readiness and closing the listener on SIGTERM; 0: none.",
+    [](auto& s) -> auto& { return s.lifecycle.shutdown_grace; }));
+  t.push_back(duration_option(
+    "SHUTDOWN_DRAIN_TIMEOUT", ms{1}, "Time in-flight requests get to finish on shutdown.",
+    [](auto& s) -> auto& { return s.lifecycle.drain_timeout; }));
+  t.push_back(duration_option(
+    "SHUTDOWN_STOP_TIMEOUT", ms{1}, "Time each actor gets to stop.",
+    [](auto& s) -> auto& { return s.lifecycle.stop_timeout; }));
+  // Logging.
+  t.push_back(enum_option(
+    "LOG_FORMAT", std::vector<log_format>{log_format::text, log_format::json}, "Log line format.",
+    [](auto& s) -> auto& { return s.log.format; }));
+  t.push_back(enum_option(
+    "LOG_LEVEL",
+    std::vector<log_level>{log_level::trace, log_level::debug, log_level::info, log_level::warn,
+                           log_level::error, log_level::critical, log_level::off},
+    "Minimum severity logged.", [](auto& s) -> auto& { return s.log.level; }));
+  // Scaling.
+  t.push_back(uint_option(
+    "MIN_REPLICAS", 1, 1000, "Fewest replicas the autoscaler keeps.",
+    [](auto& s) -> auto& { return s.scaling.min_replicas; }));
+  t.push_back(uint_option(
+    "MAX_REPLICAS", 1, 1000, "Most replicas the autoscaler starts; at least MIN_REPLICAS.",
+    [](auto& s) -> auto& { return s.scaling.max_replicas; }));
+  t.push_back(percent_option(
+    "TARGET_CPU_UTILIZATION", "CPU use the autoscaler aims at.",
+    [](auto& s) -> auto& { return s.scaling.target_cpu_utilization; }));
+  t.push_back(percent_option(
+    "TARGET_MEMORY_UTILIZATION", "Memory use the autoscaler aims at.",
+    [](auto& s) -> auto& { return s.scaling.target_memory_utilization; }));
+  // Cluster.
+  {
+    auto o = make_option("NODE_NAME", "1-63 characters of A-Z a-z 0-9 . _ -",
+                         "Name of this node in the cluster.");
+    o.default_doc = "the host name";
+    o.parse = [](settings& s, std::string_view v, std::string_view from) {
+      if (!is_node_name(v)) {
+        fail("NODE_NAME", quoted(v) + " is not 1-63 characters of A-Z a-z 0-9 . _ -", from);
+      }
+      s.cluster.node_name = std::string{v};
+    };
+    o.print = [](const settings& s) {
+      return s.cluster.node_name;
+    };
+    t.push_back(std::move(o));
+  }
+  t.push_back(address_option(
+    "CLUSTER_BIND_ADDRESS", "Address the cluster listener binds; keep it private.",
+    [](auto& s) -> auto& { return s.cluster.bind_address; }));
+  t.push_back(uint_option(
+    "CLUSTER_PORT", 1, 65535, "Cluster port.", [](auto& s) -> auto& { return s.cluster.port; }));
+  {
+    auto o = make_option("CLUSTER_SEEDS", "comma-separated host:port list ([::1]:4370 for IPv6)",
+                         "Nodes to contact when joining the cluster.");
+    o.parse = [](settings& s, std::string_view v, std::string_view from) {
+      parse_seeds(s.cluster.seeds, v, from);
+    };
+    o.print = [](const settings& s) {
+      std::string out;
+      for (const auto& seed : s.cluster.seeds) {
+        out += out.empty() ? "" : ",";
+        out += format_host_port(seed);
+      }
+      return out;
+    };
+    t.push_back(std::move(o));
+  }
+  t.push_back(secret_option(
+    "CLUSTER_SECRET", "Shared secret of the cluster's nodes.",
+    [](auto& s) -> auto& { return s.cluster.cluster_secret; }));
+  // External stores.
+  t.push_back(url_option(
+    "DATABASE_URL", {"postgresql://", "postgres://"},
+    "PostgreSQL connection URL; empty: no database.",
+    [](auto& s) -> auto& { return s.storage.database_url; }));
+  t.push_back(url_option(
+    "REDIS_URL", {"redis://", "rediss://"}, "Redis connection URL; empty: no cache.",
+    [](auto& s) -> auto& { return s.storage.redis_url; }));
+  // Actor runtime.
+  t.push_back(uint_option(
+    "ACTOR_THREADS", 1, 256, "Threads of the actor scheduler.",
+    [](auto& s) -> auto& { return s.runtime.actor_threads; }));
+  t.back().default_doc = "number of hardware threads";
+  {
+    auto o = make_option("PORTS_FILE", "path, or empty",
+                         "File to which the node writes its bound ports as JSON once ready.");
+    o.parse = [](settings& s, std::string_view v, std::string_view) {
+      s.runtime.ports_file = std::string{v};
+    };
+    o.print = [](const settings& s) {
+      return s.runtime.ports_file;
+    };
+    t.push_back(std::move(o));
+  }
+  return t;
+}
+
+const std::vector<option>& options() {
+  static const std::vector<option> table = make_options();
+  return table;
+}
+
+const option* find_key(std::string_view key) {
+  for (const auto& o : options()) {
+    if (o.key == key) {
+      return &o;
+    }
+  }
+  return nullptr;
+}
+
+const option* find_flag(std::string_view flag) {
+  for (const auto& o : options()) {
+    if (o.flag == flag) {
+      return &o;
+    }
+  }
+  return nullptr;
+}
+
+// Returns "; did you mean X?" for the spelling closest to `name`, if any is close.
+std::string suggestion(std::string_view name, bool as_flag) {
+  const option* best = nullptr;
+  std::size_t best_distance = 3;
+  for (const auto& o : options()) {
+    auto d = edit_distance(lower(name), as_flag ? o.flag : lower(o.key));
+    if (d < best_distance) {
+      best = &o;
+      best_distance = d;
+    }
+  }
+  if (best == nullptr) {
+    return {};
+  }
+  return "; did you mean " + (as_flag ? "--" + best->flag : best->key) + "?";
+}
+
+// -- sources -------------------------------------------------------------------------------------
+
+/// A value for a KEY and where it came from.
+struct assignment {
+  const option* opt;
+  std::string value;
+  std::string from;
+};
+
+// Reads a whole file; throws naming `key` (the way the file was given) on failure.
+std::string read_file(const std::string& path, std::string_view key, std::string_view from) {
+  auto cannot_read = [&]() {
+    fail(key, "cannot read " + quoted(path) + ": " + std::strerror(errno), from);
+  };
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    cannot_read();
+  }
+  std::string text;
+  char buf[4096];
+  std::size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) {
+    text.append(buf, n);
+  }
+  bool failed = std::ferror(f) != 0;
+  int saved = errno;
+  std::fclose(f);
+  if (failed) {
+    errno = saved;
+    cannot_read();
+  }
+  return text;
+}
+
+bool is_key_syntax(std::string_view key) {
+  return !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+  });
+}
+
+// Parses an env-file; see the header of loader.hpp for the syntax.
+std::vector<assignment> parse_file(const std::string& path, std::string_view text) {
+  std::vector<assignment> out;
+  std::size_t line_no = 0;
+  for (std::size_t start = 0; start < text.size();) {
+    auto eol = std::min(text.find('\n', start), text.size());
+    auto line = text.substr(start, eol - start);
+    start = eol + 1;
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') {
+      line.remove_suffix(1);
+    }
+    auto from = "file " + path + ":" + std::to_string(line_no);
+    auto s = trim_left(line);
+    if (s.empty() || s.front() == '#') {
+      continue;
+    }
+    if (starts_with(s, "export") && s.size() > 6 && (s[6] == ' ' || s[6] == '\t')) {
+      s = trim_left(s.substr(7));
+    }
+    auto eq = s.find('=');
+    auto key = trim(s.substr(0, eq));
+    // The line is not echoed: it may hold a secret.
+    if (eq == std::string_view::npos || !is_key_syntax(key)) {
+      fail("", "expected a KEY=VALUE line", from);
+    }
+    const option* opt = find_key(key);
+    if (opt == nullptr) {
+      fail(key, "unknown key" + suggestion(key, false), from);
+    }
+    auto rest = trim_left(s.substr(eq + 1));
+    std::string value;
+    std::string_view tail;
+    if (!rest.empty() && rest.front() == '"') {
+      std::size_t i = 1;
+      bool closed = false;
+      for (; i < rest.size(); ++i) {
+        char c = rest[i];
+        if (c == '\\' && i + 1 < rest.size() && (rest[i + 1] == '"' || rest[i + 1] == '\\')) {
+          value += rest[++i];
+        } else if (c == '"') {
+          closed = true;
+          break;
+        } else {
+          value += c;
+        }
+      }
+      if (!closed) {
+        fail(key, "unterminated double-quoted value", from);
+      }
+      tail = rest.substr(i + 1);
+    } else if (!rest.empty() && rest.front() == '\'') {
+      auto close = rest.find('\'', 1);
+      if (close == std::string_view::npos) {
+        fail(key, "unterminated single-quoted value", from);
+      }
+      value = std::string{rest.substr(1, close - 1)};
+      tail = rest.substr(close + 1);
+    } else {
+      value = std::string{trim(rest)};
+    }
+    tail = trim_left(tail);
+    if (!tail.empty() && tail.front() != '#') {
+      fail(key, "unexpected text after the quoted value", from);
+    }
+    out.push_back(assignment{opt, std::move(value), std::move(from)});
+  }
+  return out;
+}
+
+/// The command line, split into flags and assignments.
+struct command_line {
+  std::vector<assignment> assignments;
+  std::optional<std::string> config_file;
+  bool print_config = false;
+};
+
+command_line parse_command_line(int argc, const char* const* argv) {
+  command_line out;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (!starts_with(arg, "--") || arg.size() == 2) {
+      fail(std::string{arg}, "unexpected argument; settings are given as --key=value",
+           from_command_line);
+    }
+    auto body = arg.substr(2);
+    auto eq = body.find('=');
+    auto name = body.substr(0, eq);
+    std::optional<std::string_view> inline_value;
+    if (eq != std::string_view::npos) {
+      inline_value = body.substr(eq + 1);
+    }
+    auto flag = "--" + std::string{name};
+    auto take_value = [&](std::string_view key) -> std::string {
+      if (inline_value) {
+        return std::string{*inline_value};
+      }
+      if (i + 1 >= argc) {
+        fail(key, key == flag ? "needs a value" : flag + " needs a value", from_command_line);
+      }
+      return argv[++i];
+    };
+    if (name == "config") {
+      out.config_file = take_value(flag);
+      continue;
+    }
+    if (name == "print-config") {
+      if (inline_value) {
+        fail(flag, "takes no value", from_command_line);
+      }
+      out.print_config = true;
+      continue;
+    }
+    const option* opt = find_flag(name);
+    if (opt == nullptr) {
+      // Only the name is shown: `--api-kye=...` must not echo the value.
+      fail(flag, "unknown option" + suggestion(name, true), from_command_line);
+    }
+    std::string value;
+    if (opt->is_bool && !inline_value && (i + 1 >= argc || argv[i + 1][0] == '-')) {
+      value = "true";
+    } else {
+      value = take_value(opt->key);
+    }
+    out.assignments.push_back(assignment{opt, std::move(value), std::string{from_command_line}});
+  }
+  return out;
+}
+
+// -- rules across keys ---------------------------------------------------------------------------
+
+bool is_weak_secret(std::string_view value) {
+  static constexpr std::string_view weak[] = {
+    "dev-api-key", "dev-secret-key", "changeme", "change-me",
+    "secret",      "default",        "password", "test"};
+  return value.size() < 16 || std::any_of(std::begin(weak), std::end(weak), [value](auto w) {
+           return iequals(value, w);
+         });
+}
+
+} // namespace
+
+std::map<std::string, std::string> environment_from_process() {
+  std::map<std::string, std::string> env;
+  for (char** p = environ; p != nullptr && *p != nullptr; ++p) {
+    std::string_view entry = *p;
+    auto eq = entry.find('=');
+    if (eq != std::string_view::npos) {
+      env.emplace(std::string{entry.substr(0, eq)}, std::string{entry.substr(eq + 1)});
+    }
+  }
+  return env;
+}
+
+load_result load(int argc, const char* const* argv, const std::map<std::string, std::string>& env) {
+  load_result result;
+  result.values = defaults();
+  // Help and version win over everything else, including errors elsewhere on the command line.
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    result.show_help = result.show_help || arg == "--help" || arg == "-h";
+    result.show_version = result.show_version || arg == "--version";
+  }
+  if (result.show_help || result.show_version) {
+    return result;
+  }
+  auto cli = parse_command_line(argc, argv);
+  result.print_config = cli.print_config;
+
+  std::map<std::string_view, std::string> origin;
+  for (const auto& o : options()) {
+    origin[o.key] = std::string{from_default};
+  }
+  auto apply = [&](const assignment& a) {
+    if (a.opt->is_placeholder && a.opt->is_placeholder(a.value)) {
+      return;
+    }
+    a.opt->parse(result.values, a.value, a.from);
+    origin[a.opt->key] = a.from;
+  };
+
+  // Config file.
+  std::string file_key = "--config";
+  std::string_view file_from = from_command_line;
+  if (cli.config_file) {
+    result.config_file = *cli.config_file;
+  } else if (auto i = env.find("KLERNO_CONFIG"); i != env.end()) {
+    result.config_file = i->second;
+    file_key = "KLERNO_CONFIG";
+    file_from = from_environment;
+  }
+  if (!result.config_file.empty()) {
+    auto text = read_file(result.config_file, file_key, file_from);
+    for (const auto& a : parse_file(result.config_file, text)) {
+      apply(a);
+    }
+  }
+  // Environment.
+  for (const auto& o : options()) {
+    if (auto i = env.find(o.key); i != env.end()) {
+      apply(assignment{&o, i->second, std::string{from_environment}});
+    }
+  }
+  // Command line.
+  for (const auto& a : cli.assignments) {
+    apply(a);
+  }
+
+  auto& s = result.values;
+  if (s.scaling.max_replicas < s.scaling.min_replicas) {
+    fail("MAX_REPLICAS",
+         std::to_string(s.scaling.max_replicas) + " is below MIN_REPLICAS "
+           + std::to_string(s.scaling.min_replicas),
+         origin["MAX_REPLICAS"]);
+  }
+  bool production = s.env == app_env::production;
+  struct required_secret {
+    std::string_view key;
+    secret& value;
+    bool required;
+  };
+  required_secret secrets[] = {{"API_KEY", s.auth.api_key, true},
+                               {"SECRET_KEY", s.auth.secret_key, true},
+                               {"CLUSTER_SECRET", s.cluster.cluster_secret, false}};
+  for (auto& [key, value, required] : secrets) {
+    const auto& from = origin[key];
+    if (production && from == from_default) {
+      value = secret{}; // the development defaults do not exist in production
+    }
+    if (production && (required || !value.empty()) && is_weak_secret(value.reveal())) {
+      fail(key,
+           "must be set to a non-default secret of at least 16 characters when "
+           "APP_ENV=production",
+           from);
+    }
+    // An empty key would match an empty X-API-Key header.
+    if (required && value.empty()) {
+      fail(key, "must not be empty", from);
+    }
+  }
+  return result;
+}
+
+std::string render(const settings& values) {
+  std::string out;
+  for (const auto& o : options()) {
+    out.append(o.key).append("=").append(file_value(o.print(values))).append("\n");
+  }
+  return out;
+}
+
+std::string help_text() {
+  std::string out =
+    "Usage: klerno-node [--config PATH] [--print-config] [--key=value | --key value]...\n"
+    "       klerno-node --help | --version\n"
+    "\n"
+    "Settings come from, later wins: defaults < config file < environment < command line.\n"
+    "The config file (--config PATH, or KLERNO_CONFIG) holds KEY=VALUE lines: blank lines and\n"
+    "# comments are ignored, `export ` is allowed, values may be single- or double-quoted, and\n"
+    "an unknown KEY is an error. The environment uses the same KEYs. On the command line a KEY\n"
+    "is written --key=value or --key value, lower-cased with '_' as '-'; booleans also accept a\n"
+    "bare --key, meaning true. Durations: 250ms, 30s, 5m, 1h, or a number of seconds. Sizes:\n"
+    "bytes, or with suffix KiB/MiB/GiB (also k/m/g, KB/MB/GB; all 1024-based). Booleans:\n"
+    "true/false, 1/0, yes/no, on/off. With APP_ENV=production, API_KEY and SECRET_KEY (and\n"
+    "CLUSTER_SECRET, when set) must be non-default secrets of at least 16 characters.\n"
+    "\n"
+    "Flags:\n"
+    "  --config PATH     read settings from the env-file PATH (default: $KLERNO_CONFIG)\n"
+    "  --print-config    print the effective settings, secrets redacted, and exit\n"
+    "  -h, --help        print this help and exit\n"
+    "  --version         print the version and exit\n"
+    "\n"
+    "Settings:\n";
+  auto d = defaults();
+  for (const auto& o : options()) {
+    auto default_text = o.default_doc.empty() ? o.print(d) : o.default_doc;
+    out.append("  ").append(o.key).append(", --").append(o.flag).append(" <").append(o.type);
+    out.append(">\n      ").append(o.doc).append(" Default: ");
+    out.append(default_text.empty() ? "none" : default_text).append(".\n");
+  }
+  return out;
+}
+
+const std::vector<std::string>& known_keys() {
+  static const std::vector<std::string> keys = [] {
+    std::vector<std::string> out;
+    for (const auto& o : options()) {
+      out.push_back(o.key);
+    }
+    return out;
+  }();
+  return keys;
+}
+
+} // namespace klerno::config
