@@ -1,0 +1,87 @@
+#include "actors/health.hpp"
+
+#include <fmt/format.h>
+
+#include <caf/actor_cast.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "runtime/process_stats.hpp"
+
+namespace klerno::actors {
+
+namespace {
+
+struct health_state {
+  health_config cfg;
+  std::chrono::steady_clock::time_point next_tick;
+  std::chrono::steady_clock::time_point last_sample_mono;
+  double last_cpu_seconds = 0;
+  bool sampled = false;
+  uint64_t sequence = 0;
+  std::chrono::microseconds lag{0};
+  static inline const char* name = "health";
+};
+
+using health_pointer = health_actor::stateful_pointer<health_state>;
+
+/// Samples the process and publishes a snapshot; returns it.
+snapshot_ptr sample(health_pointer self) {
+  auto& st = self->state;
+  auto now_mono = std::chrono::steady_clock::now();
+  runtime::health_snapshot snap;
+  snap.process = runtime::read_process_stats();
+  if (st.sampled) {
+    auto wall = std::chrono::duration<double>(now_mono - st.last_sample_mono).count();
+    if (wall > 0) {
+      snap.cpu_percent = (snap.process.cpu_seconds - st.last_cpu_seconds) / wall * 100.0;
+    }
+  }
+  // Keep the CPU baseline at least one interval old so on-demand samples (GET) stay meaningful.
+  if (!st.sampled || now_mono - st.last_sample_mono >= st.cfg.sample_interval) {
+    st.last_sample_mono = now_mono;
+    st.last_cpu_seconds = snap.process.cpu_seconds;
+    st.sampled = true;
+  }
+  snap.sampled_at = std::chrono::system_clock::now();
+  snap.sequence = ++st.sequence;
+  runtime::check_status sched;
+  sched.name = "scheduler";
+  sched.required = false;
+  sched.ok = st.lag <= st.cfg.max_scheduler_lag;
+  sched.latency = st.lag;
+  sched.detail = fmt::format("timer lag {:.3f} ms", st.lag.count() / 1000.0);
+  sched.checked_at = snap.sampled_at;
+  snap.checks.push_back(std::move(sched));
+  st.cfg.board->publish(snap);
+  return st.cfg.board->snapshot();
+}
+
+health_actor::behavior_type health_impl(health_pointer self, health_config cfg) {
+  self->state.cfg = cfg;
+  self->state.next_tick = std::chrono::steady_clock::now();
+  sample(self);
+  self->state.next_tick += cfg.sample_interval;
+  self->delayed_send(self, cfg.sample_interval, tick_atom::value);
+  return {
+    [](ping_atom) { return pong_atom::value; },
+    [self](caf::get_atom) { return sample(self); },
+    [self](tick_atom) {
+      auto& st = self->state;
+      auto now = std::chrono::steady_clock::now();
+      st.lag = std::chrono::duration_cast<std::chrono::microseconds>(
+        now > st.next_tick ? now - st.next_tick : std::chrono::steady_clock::duration::zero());
+      sample(self);
+      st.next_tick = now + st.cfg.sample_interval;
+      self->delayed_send(self, st.cfg.sample_interval, tick_atom::value);
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_health(caf::actor_system& sys, health_config cfg) {
+  return caf::actor_cast<caf::actor>(sys.spawn(health_impl, cfg));
+}
+
+} // namespace klerno::actors

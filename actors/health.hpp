@@ -1,0 +1,52 @@
+#pragma once
+
+// The health actor: keeps the node's health snapshot. Every `sample_interval` it samples the
+// process (memory, CPU) and measures how late its own timer fired (a starved scheduler shows up
+// here first), then publishes a snapshot to the health board, from which the probes answer
+// without calling anything inline. It also answers the liveness ping (proof that the actor system
+// schedules work) and requests for the current snapshot.
+
+#include <chrono>
+#include <memory>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "runtime/health_board.hpp"
+
+namespace klerno::actors {
+
+using ping_atom = caf::atom_constant<caf::atom("ping")>;
+using pong_atom = caf::atom_constant<caf::atom("pong")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+
+/// The registry name under which the node's supervisor publishes the health actor.
+constexpr caf::atom_value health_name = caf::atom("health");
+
+/// A published snapshot (shared, immutable; local messages only).
+using snapshot_ptr = std::shared_ptr<const runtime::health_snapshot>;
+
+/// Messages of the health actor:
+/// - `ping` -> `pong`: liveness (answered from the actor's own context);
+/// - `get` -> snapshot_ptr: samples the process now and returns the fresh snapshot;
+/// - `tick`: internal, the periodic sample.
+using health_actor =
+  caf::typed_actor<caf::replies_to<ping_atom>::with<pong_atom>,
+                   caf::replies_to<caf::get_atom>::with<snapshot_ptr>, caf::reacts_to<tick_atom>>;
+
+/// Settings of the health actor.
+struct health_config {
+  runtime::health_board* board = nullptr;             ///< where snapshots are published
+  std::chrono::milliseconds sample_interval{1'000};   ///< process sampling period
+  std::chrono::milliseconds max_scheduler_lag{1'000}; ///< a later tick marks "scheduler" failed
+};
+
+/// Spawns a health actor (as an untyped handle, for the supervisor).
+caf::actor spawn_health(caf::actor_system& sys, health_config cfg);
+
+} // namespace klerno::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(klerno::actors::snapshot_ptr)

@@ -1,0 +1,75 @@
+#pragma once
+
+// What a route handler sees and how it answers.
+//
+// Handlers run on the io thread that read the request and must not block: they either answer at
+// once (probes read a snapshot) or hand the request to an actor through the thread's
+// `actor_bridge` and answer from the response handler, which CAF runs on the same io thread.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include "http/response.hpp"
+
+namespace klerno::http {
+
+class actor_bridge;
+
+/// Receives the answer for request number `seq` of a connection (implemented by the session).
+class reply_sink {
+public:
+  virtual ~reply_sink() = default;
+
+  /// Delivers the response of request `seq`; may be called from any thread.
+  virtual void deliver(uint64_t seq, response res) = 0;
+};
+
+/// Completes one request. Copyable; the first call wins and later calls are ignored. If every
+/// copy is destroyed without a call (a handler bug, or an actor that vanished with the request),
+/// the client gets a 500 envelope instead of waiting forever.
+class responder {
+public:
+  responder(std::shared_ptr<reply_sink> sink, uint64_t seq, std::string request_id);
+
+  /// Answers the request with `res`.
+  void operator()(response res) const;
+
+  /// Answers the request with the JSON error envelope.
+  void error(status s, std::string_view message, std::string_view details_json = "{}") const;
+
+  /// Returns the request id (for envelopes built by the handler).
+  const std::string& request_id() const noexcept;
+
+private:
+  struct state;
+  std::shared_ptr<state> state_;
+};
+
+/// Path parameters of a matched route, e.g. {"tx_id", "abc"} for /transactions/{tx_id}.
+using route_params = std::vector<std::pair<std::string, std::string>>;
+
+/// Everything a handler needs about one request.
+struct request_context {
+  const request& req;                         ///< the parsed request (body included)
+  std::string_view request_id;                ///< echoed or generated id (also in the response)
+  std::string_view path;                      ///< target without the query string
+  std::string_view query;                     ///< query string without '?', possibly empty
+  const route_params& params;                 ///< values of the route's {placeholders}
+  actor_bridge& bridge;                       ///< this io thread's gateway into the actor system
+  const boost::asio::ip::tcp::endpoint& peer; ///< remote address of the connection
+
+  /// Returns the value of path parameter `name`, or an empty view.
+  std::string_view param(std::string_view name) const noexcept;
+};
+
+/// A route handler: answer through `done` exactly once, now or later.
+using handler = std::function<void(request_context& ctx, responder done)>;
+
+} // namespace klerno::http

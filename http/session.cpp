@@ -1,0 +1,634 @@
+#include "http/session.hpp"
+
+#include <algorithm>
+#include <exception>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <fmt/format.h>
+
+#include "config/secret.hpp"
+#include "http/io_worker.hpp"
+#include "http/request_id.hpp"
+#include "http/server.hpp"
+#include "runtime/logging.hpp"
+#include "runtime/text.hpp"
+
+namespace klerno::http {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+using tcp = net::ip::tcp;
+
+namespace {
+
+/// Route label of requests that matched no route (keeps the label set bounded).
+const std::string unmatched_route = "unmatched";
+
+constexpr std::string_view request_id_header = "X-Request-ID";
+constexpr std::string_view api_key_header = "X-API-Key";
+
+/// Bytes a lingering close reads and discards at most before closing.
+constexpr std::size_t linger_max_bytes = 1024 * 1024;
+
+std::string_view method_label(verb v) noexcept {
+  switch (v) {
+    case verb::get:
+      return "GET";
+    case verb::head:
+      return "HEAD";
+    case verb::post:
+      return "POST";
+    case verb::put:
+      return "PUT";
+    case verb::delete_:
+      return "DELETE";
+    case verb::patch:
+      return "PATCH";
+    case verb::options:
+      return "OPTIONS";
+    default:
+      return "OTHER";
+  }
+}
+
+bool is_parse_error(const boost::system::error_code& ec) {
+  return ec.category() == beast::http::make_error_code(beast::http::error::bad_target).category();
+}
+
+std::string endpoint_string(const tcp::endpoint& ep) {
+  auto addr = ep.address().to_string();
+  if (ep.address().is_v6()) {
+    return fmt::format("[{}]:{}", addr, ep.port());
+  }
+  return fmt::format("{}:{}", addr, ep.port());
+}
+
+} // namespace
+
+session::session(tcp::socket socket, server& srv, io_worker& worker, const router& routes)
+    : socket_(std::move(socket)),
+      srv_(srv),
+      worker_(worker),
+      routes_(routes),
+      timer_(worker.context()) {
+  boost::system::error_code ec;
+  peer_ = socket_.remote_endpoint(ec);
+  socket_.set_option(tcp::no_delay{true}, ec);
+  srv_.connection_opened();
+}
+
+session::~session() {
+  close();
+}
+
+void session::start() {
+  worker_.add(this);
+  if (srv_.open_connections() > srv_.settings().max_connections) {
+    srv_.metrics().rejected_limit.inc();
+    request_id_ = make_request_id();
+    reject(status::service_unavailable, "too many open connections",
+           fmt::format("{{\"limit\":{}}}", srv_.settings().max_connections));
+    return;
+  }
+  if (srv_.draining()) {
+    draining_ = true;
+  }
+  do_read();
+}
+
+bool session::mid_request() const noexcept {
+  return reading_ && !idle_wait_;
+}
+
+// -- reading ------------------------------------------------------------------
+
+void session::do_read() {
+  if (closed_ || reading_ || read_stopped_ || lingering_) {
+    return;
+  }
+  if (slots_.size() >= srv_.settings().pipeline_limit) {
+    return; // resumed by on_write once the queue shrinks
+  }
+  if (draining_ && buffer_.size() == 0) {
+    // Draining: requests already (partly) received are served, new ones are not read.
+    read_stopped_ = true;
+    if (slots_.empty() && !writing_) {
+      close();
+    }
+    return;
+  }
+  reading_ = true;
+  if (buffer_.size() > 0) {
+    start_request();
+    return;
+  }
+  // Wait for the first byte of the next request under the idle deadline; the bytes land in
+  // buffer_, where the parser finds them, so this costs no extra system call.
+  idle_wait_ = true;
+  idle_deadline_ = clock::now() + srv_.settings().idle_timeout;
+  arm(idle_deadline_);
+  socket_.async_read_some(buffer_.prepare(4096),
+                          [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                            self->on_first_bytes(ec, n);
+                          });
+}
+
+void session::on_first_bytes(boost::system::error_code ec, std::size_t n) {
+  idle_wait_ = false;
+  idle_deadline_ = clock::time_point::max();
+  if (closed_) {
+    return;
+  }
+  if (lingering_) {
+    reading_ = false;
+    buffer_.consume(buffer_.size());
+    on_linger(ec, n);
+    return;
+  }
+  if (ec) {
+    // The client closed (or reset) between requests: answer what is queued, then close.
+    reading_ = false;
+    read_stopped_ = true;
+    if (slots_.empty() && !writing_) {
+      close();
+    }
+    return;
+  }
+  buffer_.commit(n);
+  start_request();
+}
+
+void session::start_request() {
+  read_deadline_ = clock::now() + srv_.settings().read_timeout;
+  arm(read_deadline_);
+  parser_.emplace();
+  parser_->header_limit(static_cast<std::uint32_t>(
+    std::min<std::size_t>(srv_.settings().max_header_bytes, UINT32_MAX)));
+  // The body limit depends on the route; it is checked against Content-Length and set once the
+  // header is known.
+  parser_->body_limit(boost::none);
+  beast::http::async_read_header(socket_, buffer_, *parser_,
+                                 [self = shared_from_this()](boost::system::error_code ec,
+                                                             std::size_t) { self->on_header(ec); });
+}
+
+void session::on_header(boost::system::error_code ec) {
+  if (closed_) {
+    return;
+  }
+  if (ec) {
+    on_read_error(ec);
+    return;
+  }
+  auto& req = parser_->get();
+  auto rid = req[request_id_header];
+  request_id_ = is_sane_request_id(rid) ? std::string{rid} : make_request_id();
+  auto target = req.target();
+  auto path = split_target({target.data(), target.size()}).first;
+  match_ = routes_.find(req.method(), path);
+  auto limit = srv_.settings().max_body_bytes;
+  if (match_.target != nullptr && match_.target->options.max_body_bytes) {
+    limit = *match_.target->options.max_body_bytes;
+  }
+  if (auto len = parser_->content_length(); len && *len > limit) {
+    reading_ = false;
+    read_deadline_ = clock::time_point::max();
+    reject(status::payload_too_large,
+           fmt::format("request body of {} bytes exceeds the limit of {} bytes", *len, limit),
+           fmt::format("{{\"limit_bytes\":{}}}", limit));
+    return;
+  }
+  parser_->body_limit(static_cast<std::uint64_t>(limit));
+  if (parser_->is_done()) {
+    dispatch_request();
+    return;
+  }
+  if (beast::iequals(req[beast::http::field::expect], "100-continue") && !writing_) {
+    // The client waits for our go-ahead before sending the body.
+    static const std::string continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+    writing_ = true;
+    write_deadline_ = clock::now() + srv_.settings().write_timeout;
+    arm(write_deadline_);
+    net::async_write(socket_, net::buffer(continue_line),
+                     [self = shared_from_this()](boost::system::error_code wec, std::size_t) {
+                       self->writing_ = false;
+                       self->write_deadline_ = clock::time_point::max();
+                       if (wec) {
+                         self->close();
+                         return;
+                       }
+                       self->maybe_write();
+                     });
+  }
+  beast::http::async_read(socket_, buffer_, *parser_,
+                          [self = shared_from_this()](boost::system::error_code bec, std::size_t) {
+                            self->on_body(bec);
+                          });
+}
+
+void session::on_body(boost::system::error_code ec) {
+  if (closed_) {
+    return;
+  }
+  if (ec) {
+    on_read_error(ec);
+    return;
+  }
+  dispatch_request();
+}
+
+void session::on_read_error(boost::system::error_code ec) {
+  reading_ = false;
+  read_deadline_ = clock::time_point::max();
+  if (closed_) {
+    return;
+  }
+  if (read_timed_out_) {
+    srv_.metrics().read_timeouts.inc();
+    if (request_id_.empty()) {
+      request_id_ = make_request_id();
+    }
+    reject(status::request_timeout,
+           "the request was not received completely within the read timeout",
+           fmt::format("{{\"timeout_ms\":{}}}", srv_.settings().read_timeout.count()));
+    return;
+  }
+  if (request_id_.empty()) {
+    request_id_ = make_request_id();
+  }
+  if (ec == beast::http::error::header_limit) {
+    // Without a complete request line the target itself is too long (414), else the fields (431).
+    auto data = static_cast<const char*>(buffer_.data().data());
+    std::string_view received{data, buffer_.size()};
+    auto limit = srv_.settings().max_header_bytes;
+    if (received.find("\r\n") == std::string_view::npos) {
+      reject(status::uri_too_long, "the request line exceeds the header size limit",
+             fmt::format("{{\"limit_bytes\":{}}}", limit));
+    } else {
+      reject(status::request_header_fields_too_large,
+             fmt::format("request header exceeds the limit of {} bytes", limit),
+             fmt::format("{{\"limit_bytes\":{}}}", limit));
+    }
+    return;
+  }
+  if (ec == beast::http::error::body_limit) {
+    auto limit = parser_ && parser_->get().has_content_length() ? srv_.settings().max_body_bytes
+                                                                : srv_.settings().max_body_bytes;
+    reject(status::payload_too_large, "request body exceeds the size limit",
+           fmt::format("{{\"limit_bytes\":{}}}", limit));
+    return;
+  }
+  if (is_parse_error(ec) && ec != beast::http::error::end_of_stream
+      && ec != beast::http::error::partial_message) {
+    std::string details = "{\"reason\":";
+    runtime::append_json_string(details, ec.message());
+    details += '}';
+    reject(status::bad_request, "malformed HTTP request", details);
+    return;
+  }
+  // End of stream mid-request, connection reset, or cancelled: nothing to answer.
+  read_stopped_ = true;
+  if (slots_.empty() && !writing_) {
+    close();
+  }
+}
+
+// -- requests -----------------------------------------------------------------
+
+session::slot& session::push_slot(verb method, std::string request_id, std::string path) {
+  slots_.emplace_back();
+  auto& s = slots_.back();
+  s.seq = next_seq_++;
+  s.method = method;
+  s.request_id = std::move(request_id);
+  s.path = std::move(path);
+  s.route_label = &unmatched_route;
+  s.started = clock::now();
+  srv_.metrics().in_flight.inc();
+  return s;
+}
+
+void session::reject(status st, std::string_view message, std::string_view details) {
+  read_stopped_ = true;
+  verb method = verb::unknown;
+  std::string path;
+  if (parser_) {
+    method = parser_->get().method();
+    auto target = parser_->get().target();
+    path = std::string{split_target({target.data(), target.size()}).first};
+  }
+  auto& s = push_slot(method, request_id_, std::move(path));
+  s.close_after = true;
+  respond_now(s, make_error(st, message, s.request_id, details));
+}
+
+void session::respond_now(slot& s, response res) {
+  on_deliver(s.seq, std::move(res));
+}
+
+void session::dispatch_request() {
+  reading_ = false;
+  read_deadline_ = clock::time_point::max();
+  auto req = parser_->release();
+  parser_.reset();
+  auto target = req.target();
+  auto [path, query] = split_target({target.data(), target.size()});
+  auto& s = push_slot(req.method(), request_id_, std::string{path});
+  s.head = req.method() == verb::head;
+  s.keep_alive = req.keep_alive();
+  if (!s.keep_alive) {
+    read_stopped_ = true;
+  }
+  auto seq = s.seq;
+  switch (match_.result) {
+    case route_match::kind::not_found:
+      respond_now(
+        s, make_error(status::not_found, fmt::format("no route for {}", path), s.request_id, [&] {
+          std::string d = "{\"path\":";
+          runtime::append_json_string(d, path);
+          return d + '}';
+        }()));
+      break;
+    case route_match::kind::method_not_allowed: {
+      std::string details = "{\"allowed\":";
+      runtime::append_json_string(details, match_.allowed);
+      details += '}';
+      auto res = make_error(
+        status::method_not_allowed,
+        fmt::format("method {} is not allowed on {}",
+                    std::string_view{req.method_string().data(), req.method_string().size()}, path),
+        s.request_id, details);
+      res.set(beast::http::field::allow, match_.allowed);
+      respond_now(s, std::move(res));
+      break;
+    }
+    case route_match::kind::found: {
+      const auto& r = *match_.target;
+      s.route_label = &r.pattern;
+      if (r.options.auth == access::api_key) {
+        auto key = req[api_key_header];
+        const auto& expected = srv_.auth().api_key;
+        if (expected.empty() || key.empty()
+            || !config::constant_time_equals(key, expected.reveal())) {
+          respond_now(s, make_error(status::unauthorized,
+                                    key.empty() ? "missing X-API-Key header" : "invalid API key",
+                                    s.request_id, "{\"header\":\"X-API-Key\"}"));
+          break;
+        }
+      }
+      request_context ctx{req, s.request_id, path, query, match_.params, worker_.bridge(), peer_};
+      responder done{shared_from_this(), seq, s.request_id};
+      try {
+        r.fn(ctx, done);
+      } catch (const std::exception& e) {
+        runtime::logging::get("http")->error("handler of {} failed: {} (request_id={})", r.pattern,
+                                             e.what(), done.request_id());
+        done.error(status::internal_server_error, "internal error");
+      } catch (...) {
+        runtime::logging::get("http")->error("handler of {} failed (request_id={})", r.pattern,
+                                             done.request_id());
+        done.error(status::internal_server_error, "internal error");
+      }
+      break;
+    }
+  }
+  request_id_.clear();
+  do_read(); // pipelining: read the next request while this one is being answered
+}
+
+// -- responses ----------------------------------------------------------------
+
+void session::deliver(uint64_t seq, response res) {
+  net::dispatch(socket_.get_executor(),
+                [self = shared_from_this(), seq, res = std::move(res)]() mutable {
+                  self->on_deliver(seq, std::move(res));
+                });
+}
+
+void session::on_deliver(uint64_t seq, response res) {
+  if (closed_ || slots_.empty() || seq < slots_.front().seq) {
+    return;
+  }
+  auto index = static_cast<std::size_t>(seq - slots_.front().seq);
+  if (index >= slots_.size()) {
+    return;
+  }
+  auto& s = slots_[index];
+  if (s.ready) {
+    return;
+  }
+  s.res = std::move(res);
+  s.ready = true;
+  srv_.metrics().in_flight.dec();
+  finalize(s);
+  maybe_write();
+}
+
+void session::finalize(slot& s) {
+  auto& res = s.res;
+  res.version(11);
+  res.set(beast::http::field::server, "klerno");
+  res.set(beast::http::field::date, worker_.http_date());
+  res.set(request_id_header, s.request_id);
+  res.prepare_payload();
+  if (s.head) {
+    res.body().clear(); // Content-Length stays that of the GET response
+  }
+}
+
+void session::maybe_write() {
+  if (closed_ || writing_ || slots_.empty() || !slots_.front().ready) {
+    return;
+  }
+  auto& s = slots_.front();
+  bool last_expected = (draining_ || read_stopped_) && slots_.size() == 1 && !mid_request();
+  if (s.close_after || !s.keep_alive || last_expected) {
+    s.close_after = true;
+  }
+  s.res.keep_alive(!s.close_after);
+  writing_ = true;
+  write_deadline_ = clock::now() + srv_.settings().write_timeout;
+  arm(write_deadline_);
+  beast::http::async_write(socket_, s.res,
+                           [self = shared_from_this()](boost::system::error_code ec,
+                                                       std::size_t n) { self->on_write(ec, n); });
+}
+
+void session::on_write(boost::system::error_code ec, std::size_t bytes) {
+  writing_ = false;
+  write_deadline_ = clock::time_point::max();
+  if (closed_) {
+    return;
+  }
+  if (ec) {
+    close();
+    return;
+  }
+  auto& s = slots_.front();
+  record(s, bytes);
+  bool close_after = s.close_after;
+  slots_.pop_front();
+  if (close_after) {
+    linger();
+    return;
+  }
+  if (draining_ && slots_.empty() && !mid_request()) {
+    close();
+    return;
+  }
+  maybe_write();
+  do_read();
+}
+
+void session::record(const slot& s, std::size_t bytes) {
+  auto elapsed = std::chrono::duration<double>(clock::now() - s.started).count();
+  auto code = static_cast<unsigned>(s.res.result_int());
+  auto& m = srv_.metrics();
+  auto method = method_label(s.method);
+  worker_.request_counter(m.requests, method, *s.route_label, code).inc();
+  worker_.duration_histogram(m.duration, *s.route_label).observe(elapsed);
+  if (!srv_.settings().access_log) {
+    return;
+  }
+  static const auto access = runtime::logging::get_structured("access");
+  std::string line;
+  line.reserve(200);
+  if (runtime::logging::json_enabled()) {
+    line += "\"method\":";
+    runtime::append_json_string(line, method);
+    line += ",\"path\":";
+    runtime::append_json_string(line, s.path);
+    fmt::format_to(std::back_inserter(line), ",\"status\":{},\"bytes\":{},\"duration_ms\":{:.3f}",
+                   code, bytes, elapsed * 1000);
+    line += ",\"request_id\":";
+    runtime::append_json_string(line, s.request_id);
+    line += ",\"peer\":";
+    runtime::append_json_string(line, endpoint_string(peer_));
+  } else {
+    std::string path;
+    runtime::append_json_string(path, s.path); // quoted and escaped: no log injection
+    fmt::format_to(std::back_inserter(line), "{} {} {} {}B {:.3f}ms request_id={} peer={}", method,
+                   path, code, bytes, elapsed * 1000, s.request_id, endpoint_string(peer_));
+  }
+  access->info(line);
+}
+
+// -- deadlines and closing ----------------------------------------------------
+
+void session::arm(clock::time_point deadline) {
+  if (closed_ || deadline >= timer_expiry_) {
+    return; // the timer fires earlier and re-arms itself for the remaining deadlines
+  }
+  timer_expiry_ = deadline;
+  timer_.expires_at(deadline);
+  timer_.async_wait(
+    [self = shared_from_this()](boost::system::error_code ec) { self->on_timer(ec); });
+}
+
+void session::on_timer(boost::system::error_code ec) {
+  if (ec == net::error::operation_aborted || closed_) {
+    return;
+  }
+  timer_expiry_ = clock::time_point::max();
+  auto now = clock::now();
+  if (write_deadline_ <= now) {
+    srv_.metrics().write_timeouts.inc();
+    close();
+    return;
+  }
+  if (read_deadline_ <= now) {
+    read_deadline_ = clock::time_point::max();
+    if (lingering_ || writing_ || !mid_request()) {
+      close();
+      return;
+    }
+    // Cancel the pending read (nothing else is pending); on_read_error answers 408.
+    read_timed_out_ = true;
+    boost::system::error_code ignored;
+    socket_.cancel(ignored);
+  }
+  if (idle_deadline_ <= now) {
+    if (idle_wait_ && slots_.empty() && !writing_) {
+      srv_.metrics().idle_timeouts.inc();
+      close();
+      return;
+    }
+    idle_deadline_ = now + srv_.settings().idle_timeout; // busy answering: not idle
+  }
+  auto next = std::min({idle_deadline_, read_deadline_, write_deadline_});
+  if (next != clock::time_point::max()) {
+    arm(next);
+  }
+}
+
+void session::drain() {
+  if (closed_) {
+    return;
+  }
+  draining_ = true;
+  if (slots_.empty() && !writing_ && !mid_request()) {
+    close();
+  }
+}
+
+void session::linger() {
+  // Stop sending, then read and discard what the client still sends (e.g. the rest of a body we
+  // refused) for a short while, so that closing does not reset the connection before the client
+  // has read our response.
+  lingering_ = true;
+  read_stopped_ = true;
+  boost::system::error_code ignored;
+  socket_.shutdown(tcp::socket::shutdown_send, ignored);
+  read_deadline_ = clock::now() + srv_.settings().linger_timeout;
+  arm(read_deadline_);
+  if (!reading_) {
+    on_linger({}, 0);
+  }
+  // else: the pending idle read completes into on_first_bytes, which continues here.
+}
+
+void session::on_linger(boost::system::error_code ec, std::size_t n) {
+  lingered_ += n;
+  if (closed_) {
+    return;
+  }
+  if (ec || lingered_ > linger_max_bytes) {
+    close();
+    return;
+  }
+  reading_ = true;
+  idle_wait_ = true;
+  socket_.async_read_some(
+    net::buffer(worker_.scratch()),
+    [self = shared_from_this()](boost::system::error_code rec, std::size_t m) {
+      self->reading_ = false;
+      self->idle_wait_ = false;
+      self->on_linger(rec, m);
+    });
+}
+
+void session::close() {
+  if (closed_) {
+    return;
+  }
+  closed_ = true;
+  boost::system::error_code ignored;
+  timer_.cancel();
+  socket_.shutdown(tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  for (const auto& s : slots_) {
+    if (!s.ready) {
+      srv_.metrics().in_flight.dec();
+    }
+  }
+  slots_.clear();
+  worker_.remove(this);
+  srv_.connection_closed();
+}
+
+} // namespace klerno::http

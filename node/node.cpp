@@ -1,0 +1,440 @@
+#include "node/node.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
+#include <fmt/format.h>
+
+#include "actors/health.hpp"
+#include "cluster/identity.hpp"
+#include "config/secret.hpp"
+#include "http/metrics.hpp"
+#include "http/probes.hpp"
+#include "http/router.hpp"
+#include "http/server.hpp"
+#include "runtime/errc.hpp"
+#include "runtime/health_board.hpp"
+#include "runtime/lifecycle.hpp"
+#include "runtime/logging.hpp"
+#include "runtime/metrics.hpp"
+#include "runtime/supervisor.hpp"
+
+#ifndef KLERNO_VERSION
+#  define KLERNO_VERSION "0.0.0"
+#endif
+
+namespace klerno::node {
+
+namespace net = boost::asio;
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+const char* version() noexcept {
+  return KLERNO_VERSION;
+}
+
+namespace {
+
+/// Ends the process if shutdown overruns its budget: an orchestrator would kill it anyway, and a
+/// hung node must not linger half-stopped.
+class watchdog {
+public:
+  ~watchdog() {
+    cancel();
+  }
+
+  /// Exits with `exit_failure` unless `cancel` is called within `budget`.
+  void arm(milliseconds budget) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (thread_.joinable()) {
+      return;
+    }
+    thread_ = std::thread{[this, deadline = steady_clock::now() + budget, budget] {
+      std::unique_lock<std::mutex> lock{mtx_};
+      if (!cv_.wait_until(lock, deadline, [this] { return cancelled_; })) {
+        std::fprintf(stderr,
+                     "klerno-node: shutdown did not finish within %lld ms; exiting forcefully\n",
+                     static_cast<long long>(budget.count()));
+        std::fflush(stderr);
+        std::_Exit(exit_failure);
+      }
+    }};
+  }
+
+  void cancel() {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      cancelled_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) {
+      thread_.join();
+    }
+  }
+
+private:
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  bool cancelled_ = false;
+  std::thread thread_;
+};
+
+/// Drives the stages of a graceful shutdown on the control io_context (the main thread).
+class shutdown_sequence {
+public:
+  shutdown_sequence(net::io_context& ioc, const config::settings& cfg, runtime::health_board& board,
+                    watchdog& dog)
+      : ioc_(ioc),
+        cfg_(cfg),
+        board_(board),
+        dog_(dog),
+        timer_(ioc),
+        log_(runtime::logging::get("runtime")) {}
+
+  /// Attaches the HTTP server once it runs (before that, a stop skips straight to the end).
+  void set_server(http::server* srv) {
+    server_ = srv;
+  }
+
+  /// Starts (or, when already in the grace period, hurries) the shutdown.
+  void begin(int code, bool skip_grace, const std::string& why) {
+    switch (stage_) {
+      case stage::running: {
+        stage_ = stage::grace;
+        code_ = code;
+        const auto& lc = cfg_.lifecycle;
+        dog_.arm(lc.shutdown_grace + lc.drain_timeout + lc.stop_timeout * 2
+                 + std::chrono::seconds(5));
+        board_.set_phase(runtime::phase::draining);
+        if (skip_grace || server_ == nullptr || lc.shutdown_grace.count() == 0) {
+          log_->info("{}: readiness is 503; stopping now", why);
+          end_grace();
+          return;
+        }
+        log_->info("{}: readiness is 503; serving for {} ms more (SHUTDOWN_GRACE)", why,
+                   lc.shutdown_grace.count());
+        timer_.expires_after(lc.shutdown_grace);
+        timer_.async_wait([this](boost::system::error_code ec) {
+          if (!ec) {
+            end_grace();
+          }
+        });
+        return;
+      }
+      case stage::grace:
+        log_->info("{} again: skipping the rest of the grace period", why);
+        if (code != exit_ok) {
+          code_ = code;
+        }
+        timer_.cancel();
+        end_grace();
+        return;
+      case stage::draining:
+      case stage::done:
+        if (code != exit_ok) {
+          code_ = code;
+        }
+        log_->info("{}: already stopping", why);
+        return;
+    }
+  }
+
+  /// Returns the exit code chosen by the first cause of the shutdown.
+  int code() const noexcept {
+    return code_;
+  }
+
+private:
+  enum class stage { running, grace, draining, done };
+
+  void end_grace() {
+    if (stage_ == stage::draining || stage_ == stage::done) {
+      return;
+    }
+    stage_ = stage::draining;
+    board_.set_phase(runtime::phase::stopping);
+    if (server_ == nullptr) {
+      finish();
+      return;
+    }
+    server_->stop_accepting();
+    log_->info("stopped accepting; finishing {} open connection(s) (at most {} ms)",
+               server_->open_connections(), cfg_.lifecycle.drain_timeout.count());
+    server_->drain([this] { net::post(ioc_, [this] { finish(); }); });
+    timer_.expires_after(cfg_.lifecycle.drain_timeout);
+    timer_.async_wait([this](boost::system::error_code ec) {
+      if (!ec && stage_ == stage::draining) {
+        log_->warn("drain timeout: closing {} connection(s) still open",
+                   server_->open_connections());
+        finish();
+      }
+    });
+  }
+
+  void finish() {
+    if (stage_ == stage::done) {
+      return;
+    }
+    stage_ = stage::done;
+    timer_.cancel();
+    ioc_.stop();
+  }
+
+  net::io_context& ioc_;
+  const config::settings& cfg_;
+  runtime::health_board& board_;
+  watchdog& dog_;
+  net::steady_timer timer_;
+  std::shared_ptr<spdlog::logger> log_;
+  http::server* server_ = nullptr;
+  stage stage_ = stage::running;
+  int code_ = exit_ok;
+};
+
+/// Writes `{"http":P,"metrics":P|null}` to `path` atomically (temp file + rename).
+void write_ports_file(const std::string& path, uint16_t http_port,
+                      std::optional<uint16_t> metrics_port) {
+  auto tmp = path + ".tmp";
+  {
+    std::ofstream out{tmp, std::ios::trunc};
+    out << "{\"http\":" << http_port
+        << ",\"metrics\":" << (metrics_port ? std::to_string(*metrics_port) : std::string{"null"})
+        << "}\n";
+    if (!out) {
+      throw std::runtime_error("cannot write PORTS_FILE " + tmp);
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    throw std::runtime_error("cannot rename " + tmp + " to PORTS_FILE " + path);
+  }
+}
+
+/// The supervisor tree of a node (this issue: the health actor; later issues add storage,
+/// cache, cluster and edge subtrees).
+runtime::supervisor_spec make_tree(const config::settings& cfg, runtime::health_board& board,
+                                   runtime::metrics::counter_family& restarts) {
+  runtime::supervisor_hooks hooks;
+  hooks.on_restart = [&restarts](const std::string& sup, const std::string& child,
+                                 const caf::error& reason) {
+    restarts.with({sup, child}).inc();
+    runtime::logging::get("actors")->warn("supervisor {}: restarting {} after it exited: {}", sup,
+                                          child, caf::to_string(reason));
+  };
+  hooks.on_give_up = [](const std::string& sup) {
+    runtime::logging::get("actors")->error(
+      "supervisor {}: restart intensity exceeded; stopping its children and giving up", sup);
+  };
+  runtime::supervisor_spec root;
+  root.name = "root";
+  root.strategy = runtime::restart_strategy::one_for_one;
+  root.max_restarts = 5;
+  root.period = std::chrono::seconds(10);
+  root.hooks = hooks;
+
+  runtime::child_spec health;
+  health.name = "health";
+  health.registry_name = actors::health_name;
+  health.shutdown_timeout = cfg.lifecycle.stop_timeout;
+  health.start = [&board](caf::actor_system& sys) -> caf::expected<caf::actor> {
+    actors::health_config hc;
+    hc.board = &board;
+    return actors::spawn_health(sys, hc);
+  };
+  root.children.push_back(std::move(health));
+  return root;
+}
+
+} // namespace
+
+int run(const config::settings& cfg) {
+  auto t0 = steady_clock::now();
+  runtime::logging::init(cfg.log);
+  auto log = runtime::logging::get("runtime");
+  std::signal(SIGPIPE, SIG_IGN);
+
+  // The control loop runs on this (main) thread; signals are caught from the very start.
+  net::io_context control{1};
+  net::signal_set signals{control, SIGTERM, SIGINT};
+  watchdog dog;
+  runtime::health_board board;
+  shutdown_sequence shutdown{control, cfg, board, dog};
+  std::function<void()> wait_for_signal = [&] {
+    signals.async_wait([&](boost::system::error_code ec, int sig) {
+      if (ec) {
+        return;
+      }
+      shutdown.begin(exit_ok, false, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      wait_for_signal();
+    });
+  };
+  wait_for_signal();
+
+  auto identity = cluster::make_identity(cfg.cluster.node_name);
+  log->info("klerno-node {} starting: env={} node={} instance={} workers={} actor_threads={}",
+            version(), config::to_string(cfg.env), identity.node_name, identity.instance_id,
+            cfg.http.workers, cfg.runtime.actor_threads);
+  if (!cfg.storage.database_url.empty()) {
+    log->info("database: {}", config::redact_url(cfg.storage.database_url.reveal()));
+  }
+
+  runtime::lifecycle components{[&log](const std::string& event, const std::string& name) {
+    if (event.rfind("stop failed", 0) == 0) {
+      log->error("{}: {}", name, event);
+    } else {
+      log->debug("{} {}", event, name);
+    }
+  }};
+
+  runtime::metrics::registry metrics;
+  metrics.add(runtime::metrics::make_process_collector());
+  metrics.gauge("klerno_build_info", "Build of this node (value 1).", {"version"})
+    .with({version()})
+    .set(1);
+  auto& restarts = metrics.counter("klerno_actor_restarts_total",
+                                   "Children restarted by a supervisor.", {"supervisor", "child"});
+  http::http_metrics http_metrics{metrics};
+
+  std::optional<caf::actor_system_config> caf_cfg;
+  std::optional<caf::actor_system> sys;
+  caf::actor root;
+  std::promise<caf::error> root_exit;
+  auto root_exited = root_exit.get_future();
+  std::unique_ptr<http::server> server;
+  http::router api_routes;
+  http::router metrics_routes;
+  int code = exit_ok;
+
+  try {
+    components.add(
+      "actor system",
+      [&] {
+        caf_cfg.emplace();
+        caf_cfg->set("scheduler.max-threads", static_cast<std::size_t>(cfg.runtime.actor_threads));
+        caf_cfg->set("logger.file-verbosity", caf::atom("quiet"));
+        caf_cfg->set("logger.console-verbosity", caf::atom("quiet"));
+        // (CAF 0.17's add_error_category<T> overload does not compile; pass a renderer.)
+        caf_cfg->add_error_category(
+          runtime::errc_category, [](uint8_t code, caf::atom_value, const caf::message& ctx) {
+            auto text = "klerno: " + runtime::to_string(static_cast<runtime::errc>(code));
+            return ctx.empty() ? text : text + " (" + caf::to_string(ctx) + ")";
+          });
+        sys.emplace(*caf_cfg);
+      },
+      [&] { sys.reset(); }); // waits for every actor; the tree is stopped before
+
+    components.add(
+      "supervisor tree",
+      [&] {
+        root = runtime::spawn_supervisor(*sys, make_tree(cfg, board, restarts));
+        root->attach_functor([&control, &shutdown, &root_exit](const caf::error& reason) {
+          root_exit.set_value(reason);
+          net::post(control, [&shutdown, reason] {
+            // The root only exits on its own when it gave up (or crashed).
+            if (reason != caf::exit_reason::user_shutdown) {
+              runtime::logging::get("runtime")->critical("the root supervisor exited: {}",
+                                                         caf::to_string(reason));
+              shutdown.begin(exit_failure, true, "root supervisor failure");
+            }
+          });
+        });
+      },
+      [&] {
+        caf::anon_send_exit(root, caf::exit_reason::user_shutdown);
+        auto budget = cfg.lifecycle.stop_timeout * 2;
+        if (root_exited.wait_for(budget) != std::future_status::ready) {
+          log->error("the supervisor tree did not stop within {} ms", budget.count());
+          code = exit_failure;
+        } else if (auto reason = root_exited.get();
+                   reason && reason != caf::exit_reason::user_shutdown) {
+          code = exit_failure;
+        }
+        root = nullptr;
+      });
+
+    components.add(
+      "http edge",
+      [&] {
+        auto pc = std::make_shared<http::probe_context>();
+        pc->board = &board;
+        pc->metrics = &metrics;
+        pc->identity = identity;
+        pc->version = version();
+        pc->environment = config::to_string(cfg.env);
+        pc->liveness_timeout = cfg.health.liveness_timeout;
+        pc->health_timeout = cfg.http.request_timeout;
+        http::add_probe_routes(api_routes, pc);
+        if (cfg.http.prometheus_enabled) {
+          http::add_metrics_route(api_routes, pc);
+        }
+        server = std::make_unique<http::server>(cfg.http, cfg.auth, *sys, http_metrics);
+        auto port = server->listen({"api", cfg.http.bind_address, cfg.http.port, &api_routes});
+        std::optional<uint16_t> mport;
+        if (cfg.http.prometheus_enabled && cfg.http.metrics_port
+            && *cfg.http.metrics_port != cfg.http.port) {
+          metrics_routes.add(http::verb::get, "/healthz",
+                             [](http::request_context&, http::responder done) {
+                               done(http::make_json(http::status::ok, "{\"status\":\"ok\"}"));
+                             });
+          http::add_metrics_route(metrics_routes, pc);
+          mport = server->listen(
+            {"metrics", cfg.http.bind_address, *cfg.http.metrics_port, &metrics_routes});
+        }
+        server->start();
+        shutdown.set_server(server.get());
+        if (!cfg.runtime.ports_file.empty()) {
+          write_ports_file(cfg.runtime.ports_file, port, mport);
+        }
+        log->info("listening on http://{}:{}{}", cfg.http.bind_address, port,
+                  mport ? fmt::format(" (metrics on port {})", *mport) : std::string{});
+      },
+      [&] {
+        shutdown.set_server(nullptr);
+        server->stop();
+        server.reset();
+      });
+  } catch (const std::exception& e) {
+    log->critical("startup failed: {}", e.what());
+    dog.arm(cfg.lifecycle.stop_timeout * 2 + std::chrono::seconds(5));
+    components.stop_all();
+    runtime::logging::shutdown();
+    dog.cancel();
+    return exit_failure;
+  }
+
+  if (board.current_phase() == runtime::phase::starting) {
+    board.set_phase(runtime::phase::serving);
+    auto ms = std::chrono::duration<double, std::milli>(steady_clock::now() - t0).count();
+    log->info("ready in {:.1f} ms", ms);
+  }
+
+  control.run();
+
+  log->info("stopping components");
+  components.stop_all();
+  if (shutdown.code() != exit_ok) {
+    code = shutdown.code();
+  }
+  log->info("stopped (exit code {})", code);
+  runtime::logging::shutdown();
+  dog.cancel();
+  return code;
+}
+
+} // namespace klerno::node
