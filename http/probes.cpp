@@ -5,6 +5,7 @@
 #include <caf/actor_cast.hpp>
 #include <caf/actor_registry.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/sec.hpp>
 
 #include "actors/health.hpp"
 #include "http/bridge.hpp"
@@ -220,7 +221,12 @@ void add_probe_routes(router& r, std::shared_ptr<const probe_context> ctx) {
             std::string details = "{\"reason\":";
             runtime::append_json_string(details, caf::to_string(err));
             details += '}';
-            done.error(status::service_unavailable, "the health actor did not answer", details);
+            if (err == caf::sec::request_timeout) {
+              done.error(status::gateway_timeout,
+                         "the health actor did not answer within HTTP_REQUEST_TIMEOUT", details);
+              return;
+            }
+            done.error(status::service_unavailable, "the health actor is unavailable", details);
           });
     };
   };

@@ -252,9 +252,10 @@ runtime::supervisor_spec make_tree(const config::settings& cfg, runtime::health_
   health.name = "health";
   health.registry_name = actors::health_name;
   health.shutdown_timeout = cfg.lifecycle.stop_timeout;
-  health.start = [&board](caf::actor_system& sys) -> caf::expected<caf::actor> {
+  health.start = [&board, &cfg](caf::actor_system& sys) -> caf::expected<caf::actor> {
     actors::health_config hc;
     hc.board = &board;
+    hc.sample_interval = cfg.health.check_interval;
     return actors::spawn_health(sys, hc);
   };
   root.children.push_back(std::move(health));

@@ -1,0 +1,71 @@
+# Shared helpers for the scripts in this directory (sourced, not run).
+# shellcheck shell=bash
+
+KLERNO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+KLERNO_BUILD_DIR=${KLERNO_BUILD_DIR:-$KLERNO_ROOT/build/release}
+KLERNO_RUN_DIR=${KLERNO_RUN_DIR:-$KLERNO_ROOT/.run}
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Runs a command as root (directly, or through sudo when available).
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo "$@"
+  else
+    die "need root to run: $* (install sudo or run as root)"
+  fi
+}
+
+# Installs the Debian packages of the named groups that are missing.
+#   build: compilers and libraries; test: + the test framework; bench: + nginx, wrk
+ensure_packages() {
+  local pkgs=()
+  for group in "$@"; do
+    case "$group" in
+      build) pkgs+=(g++ cmake ninja-build pkg-config libcaf-dev libboost-dev libspdlog-dev libfmt-dev
+                    nlohmann-json3-dev libssl-dev curl) ;;
+      test) pkgs+=(catch2 clang-format curl) ;;
+      bench) pkgs+=(nginx-light wrk curl) ;;
+      *) die "unknown package group: $group" ;;
+    esac
+  done
+  local missing=()
+  for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing Debian packages: ${missing[*]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+# Configures (once) and builds the Release tree.
+build_release() {
+  local gen=()
+  command -v ninja >/dev/null 2>&1 && gen=(-G Ninja)
+  if [ ! -f "$KLERNO_BUILD_DIR/CMakeCache.txt" ]; then
+    log "configuring $KLERNO_BUILD_DIR"
+    cmake -S "$KLERNO_ROOT" -B "$KLERNO_BUILD_DIR" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  fi
+  log "building (Release)"
+  cmake --build "$KLERNO_BUILD_DIR" --parallel "$(nproc)" "$@"
+}
+
+KLERNO_NODE_BIN() { printf '%s/node/klerno-node' "$KLERNO_BUILD_DIR"; }
+
+# Prints the value of a key in a JSON ports file written by klerno-node (PORTS_FILE).
+ports_get() { sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p" "$1"; }
+
+# Waits until $1 answers 200 or the deadline ($2 seconds) passes.
+wait_http_ok() {
+  local url=$1 deadline=$((SECONDS + ${2:-10}))
+  while [ $SECONDS -lt $deadline ]; do
+    curl -fsS -o /dev/null "$url" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
