@@ -24,8 +24,14 @@ void io_worker::start() {
 
 void io_worker::stop() {
   if (!thread_.joinable()) {
+    if (!stopped_) {
+      // Never started (e.g. the listener failed to bind): no io thread runs the bridge.
+      stopped_ = true;
+      bridge_.close();
+    }
     return;
   }
+  stopped_ = true;
   post([this] {
     for_each_session([](session& s) { s.close(); });
     bridge_.close();

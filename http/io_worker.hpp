@@ -99,6 +99,7 @@ private:
   actor_bridge bridge_;
   std::size_t index_;
   std::thread thread_;
+  bool stopped_ = false;
   std::unordered_set<session*> sessions_;
   std::string date_;
   int64_t date_second_ = -1;

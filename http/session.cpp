@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <limits>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/beast/core/string.hpp>
@@ -170,8 +171,9 @@ void session::start_request() {
   parser_->header_limit(static_cast<std::uint32_t>(
     std::min<std::size_t>(srv_.settings().max_header_bytes, UINT32_MAX)));
   // The body limit depends on the route; it is checked against Content-Length and set once the
-  // header is known.
-  parser_->body_limit(boost::none);
+  // header is known. (Not boost::none: Beast 1.74 compares a declared length against the empty
+  // optional and refuses every body.)
+  parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
   beast::http::async_read_header(socket_, buffer_, *parser_,
                                  [self = shared_from_this()](boost::system::error_code ec,
                                                              std::size_t) { self->on_header(ec); });
@@ -263,10 +265,14 @@ void session::on_read_error(boost::system::error_code ec) {
   }
   if (ec == beast::http::error::header_limit) {
     // Without a complete request line the target itself is too long (414), else the fields (431).
-    auto data = static_cast<const char*>(buffer_.data().data());
-    std::string_view received{data, buffer_.size()};
+    // The parser may have consumed the request line already (then the target is set); if it has
+    // not, the line is complete when a CRLF shows up within the limit.
     auto limit = srv_.settings().max_header_bytes;
-    if (received.find("\r\n") == std::string_view::npos) {
+    auto data = static_cast<const char*>(buffer_.data().data());
+    std::string_view head{data, std::min(buffer_.size(), limit)};
+    bool line_complete =
+      (parser_ && !parser_->get().target().empty()) || head.find("\r\n") != std::string_view::npos;
+    if (!line_complete) {
       reject(status::uri_too_long, "the request line exceeds the header size limit",
              fmt::format("{{\"limit_bytes\":{}}}", limit));
     } else {

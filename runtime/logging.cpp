@@ -102,7 +102,10 @@ struct state {
   std::mutex mtx;
   config::log_settings cfg;
   std::shared_ptr<spdlog::details::thread_pool> pool;
+  // The formatter belongs to the sink in spdlog, so plain and structured loggers need their own
+  // sinks (both write to stdout, from the one logging thread).
   spdlog::sink_ptr sink;
+  spdlog::sink_ptr structured_sink;
   std::unordered_map<std::string, std::shared_ptr<spdlog::logger>> loggers;
   std::set<std::string> structured;
   bool stopped = false;
@@ -126,13 +129,15 @@ std::unique_ptr<spdlog::formatter> make_formatter(const config::log_settings& cf
 // Requires the state's lock.
 std::shared_ptr<spdlog::logger> make_logger(state& s, const std::string& name) {
   std::shared_ptr<spdlog::logger> result;
+  bool structured = s.structured.count(name) > 0;
+  auto& sink = structured ? s.structured_sink : s.sink;
   if (s.pool && !s.stopped) {
-    result = std::make_shared<spdlog::async_logger>(name, s.sink, s.pool,
+    result = std::make_shared<spdlog::async_logger>(name, sink, s.pool,
                                                     spdlog::async_overflow_policy::overrun_oldest);
   } else {
-    result = std::make_shared<spdlog::logger>(name, s.sink);
+    result = std::make_shared<spdlog::logger>(name, sink);
   }
-  result->set_formatter(make_formatter(s.cfg, s.structured.count(name) > 0));
+  result->set_formatter(make_formatter(s.cfg, structured));
   result->set_level(to_spdlog(s.cfg.level));
   result->flush_on(spdlog::level::warn);
   return result;
@@ -142,6 +147,7 @@ std::shared_ptr<spdlog::logger> make_logger(state& s, const std::string& name) {
 void ensure_sink(state& s) {
   if (!s.sink) {
     s.sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
+    s.structured_sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
   }
 }
 
