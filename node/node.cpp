@@ -25,6 +25,7 @@
 #include "actors/health.hpp"
 #include "cluster/identity.hpp"
 #include "config/secret.hpp"
+#include "http/chaos.hpp"
 #include "http/metrics.hpp"
 #include "http/probes.hpp"
 #include "http/router.hpp"
@@ -228,14 +229,15 @@ void write_ports_file(const std::string& path, uint16_t http_port,
 
 /// The supervisor tree of a node (this issue: the health actor; later issues add storage,
 /// cache, cluster and edge subtrees).
-runtime::supervisor_spec make_tree(const config::settings& cfg, runtime::health_board& board,
+runtime::supervisor_spec make_tree(const config::settings& cfg, caf::actor_system& sys,
+                                   runtime::health_board& board,
                                    runtime::metrics::counter_family& restarts) {
   runtime::supervisor_hooks hooks;
-  hooks.on_restart = [&restarts](const std::string& sup, const std::string& child,
-                                 const caf::error& reason) {
+  hooks.on_restart = [&restarts, &sys](const std::string& sup, const std::string& child,
+                                       const caf::error& reason) {
     restarts.with({sup, child}).inc();
     runtime::logging::get("actors")->warn("supervisor {}: restarting {} after it exited: {}", sup,
-                                          child, caf::to_string(reason));
+                                          child, sys.render(reason));
   };
   hooks.on_give_up = [](const std::string& sup) {
     runtime::logging::get("actors")->error(
@@ -247,6 +249,10 @@ runtime::supervisor_spec make_tree(const config::settings& cfg, runtime::health_
   root.max_restarts = 5;
   root.period = std::chrono::seconds(10);
   root.hooks = hooks;
+  // Known children start at 0 in klerno_actor_restarts_total, so rate() works from the start.
+  auto declare = [&restarts, &root](const runtime::child_spec& c) {
+    restarts.with({root.name, c.name});
+  };
 
   runtime::child_spec health;
   health.name = "health";
@@ -259,6 +265,9 @@ runtime::supervisor_spec make_tree(const config::settings& cfg, runtime::health_
     return actors::spawn_health(sys, hc);
   };
   root.children.push_back(std::move(health));
+  for (const auto& c : root.children) {
+    declare(c);
+  }
   return root;
 }
 
@@ -318,6 +327,8 @@ int run(const config::settings& cfg) {
   std::promise<caf::error> root_exit;
   auto root_exited = root_exit.get_future();
   std::unique_ptr<http::server> server;
+  uint16_t api_port = 0;
+  std::optional<uint16_t> metrics_port;
   http::router api_routes;
   http::router metrics_routes;
   int code = exit_ok;
@@ -343,14 +354,14 @@ int run(const config::settings& cfg) {
     components.add(
       "supervisor tree",
       [&] {
-        root = runtime::spawn_supervisor(*sys, make_tree(cfg, board, restarts));
-        root->attach_functor([&control, &shutdown, &root_exit](const caf::error& reason) {
+        root = runtime::spawn_supervisor(*sys, make_tree(cfg, *sys, board, restarts));
+        root->attach_functor([&control, &shutdown, &root_exit, &sys](const caf::error& reason) {
           root_exit.set_value(reason);
-          net::post(control, [&shutdown, reason] {
+          net::post(control, [&shutdown, &sys, reason] {
             // The root only exits on its own when it gave up (or crashed).
             if (reason != caf::exit_reason::user_shutdown) {
               runtime::logging::get("runtime")->critical("the root supervisor exited: {}",
-                                                         caf::to_string(reason));
+                                                         sys->render(reason));
               shutdown.begin(exit_failure, true, "root supervisor failure");
             }
           });
@@ -384,26 +395,41 @@ int run(const config::settings& cfg) {
         if (cfg.http.prometheus_enabled) {
           http::add_metrics_route(api_routes, pc);
         }
+        if (cfg.runtime.chaos_endpoints) {
+          http::add_chaos_routes(api_routes);
+          log->warn("CHAOS_ENDPOINTS is on: POST /chaos/actors/{name}/kill kills actors");
+        }
         server = std::make_unique<http::server>(cfg.http, cfg.auth, *sys, http_metrics);
-        auto port = server->listen({"api", cfg.http.bind_address, cfg.http.port, &api_routes});
-        std::optional<uint16_t> mport;
+        // Until the server runs, its stop is not registered: release it here if a bind fails,
+        // or its actor bridges would keep the actor system from shutting down.
+        struct release_on_failure {
+          std::unique_ptr<http::server>& srv;
+          bool armed = true;
+          ~release_on_failure() {
+            if (armed) {
+              srv.reset();
+            }
+          }
+        } guard{server};
+        api_port = server->listen({"api", cfg.http.bind_address, cfg.http.port, &api_routes});
+        // A separate metrics listener unless it would be the API port itself (two 0s are two
+        // different free ports).
         if (cfg.http.prometheus_enabled && cfg.http.metrics_port
-            && *cfg.http.metrics_port != cfg.http.port) {
+            && (*cfg.http.metrics_port != cfg.http.port || cfg.http.port == 0)) {
           metrics_routes.add(http::verb::get, "/healthz",
                              [](http::request_context&, http::responder done) {
                                done(http::make_json(http::status::ok, "{\"status\":\"ok\"}"));
                              });
           http::add_metrics_route(metrics_routes, pc);
-          mport = server->listen(
+          metrics_port = server->listen(
             {"metrics", cfg.http.bind_address, *cfg.http.metrics_port, &metrics_routes});
         }
         server->start();
+        guard.armed = false;
         shutdown.set_server(server.get());
-        if (!cfg.runtime.ports_file.empty()) {
-          write_ports_file(cfg.runtime.ports_file, port, mport);
-        }
-        log->info("listening on http://{}:{}{}", cfg.http.bind_address, port,
-                  mport ? fmt::format(" (metrics on port {})", *mport) : std::string{});
+        log->info("listening on http://{}:{}{}", cfg.http.bind_address, api_port,
+                  metrics_port ? fmt::format(" (metrics on port {})", *metrics_port)
+                               : std::string{});
       },
       [&] {
         shutdown.set_server(nullptr);
@@ -423,6 +449,14 @@ int run(const config::settings& cfg) {
     board.set_phase(runtime::phase::serving);
     auto ms = std::chrono::duration<double, std::milli>(steady_clock::now() - t0).count();
     log->info("ready in {:.1f} ms", ms);
+  }
+  if (!cfg.runtime.ports_file.empty()) {
+    try {
+      write_ports_file(cfg.runtime.ports_file, api_port, metrics_port);
+    } catch (const std::exception& e) {
+      log->error("{}", e.what());
+      shutdown.begin(exit_failure, true, "PORTS_FILE failure");
+    }
   }
 
   control.run();
