@@ -768,6 +768,10 @@ std::vector<option> make_options() {
     };
     t.push_back(std::move(o));
   }
+  t.push_back(bool_option(
+    "CHAOS_ENDPOINTS",
+    "Serve POST /chaos/actors/{name}/kill (API key) for resilience tests; not in production.",
+    [](auto& s) -> auto& { return s.runtime.chaos_endpoints; }));
   return t;
 }
 
@@ -1067,6 +1071,9 @@ load_result load(int argc, const char* const* argv, const std::map<std::string, 
          origin["MAX_REPLICAS"]);
   }
   bool production = s.env == app_env::production;
+  if (production && s.runtime.chaos_endpoints) {
+    fail("CHAOS_ENDPOINTS", "must be false when APP_ENV=production", origin["CHAOS_ENDPOINTS"]);
+  }
   struct required_secret {
     std::string_view key;
     secret& value;

@@ -115,6 +115,9 @@ struct runtime_settings {
   /// PORTS_FILE: when set, the node writes the ports it bound as JSON
   /// (`{"http":8000,"metrics":null,"cluster":null}`) once it is ready to serve.
   std::string ports_file;
+  /// CHAOS_ENDPOINTS: serve `POST /chaos/actors/{name}/kill` (API key) to kill a named actor,
+  /// for resilience tests. Refused when APP_ENV=production.
+  bool chaos_endpoints = false;
 };
 
 /// Everything a node needs, as loaded by `config::load`.

@@ -708,6 +708,17 @@ TEST_CASE("production accepts strong secrets and an unset CLUSTER_SECRET") {
   CHECK(s.cluster.cluster_secret.reveal() == "0123456789abcdef");
 }
 
+TEST_CASE("chaos endpoints are off by default and refused in production") {
+  CHECK_FALSE(load_env({}).runtime.chaos_endpoints);
+  CHECK(load_env({{"CHAOS_ENDPOINTS", "true"}}).runtime.chaos_endpoints);
+  auto e = env_error({{"APP_ENV", "production"},
+                      {"API_KEY", "a-strong-api-key-0123456789"},
+                      {"SECRET_KEY", "a-strong-secret-key-0123456789"},
+                      {"CHAOS_ENDPOINTS", "yes"}});
+  CHECK(e.key() == "CHAOS_ENDPOINTS");
+  CHECK_THAT(e.what(), Catch::Contains("must be false when APP_ENV=production"));
+}
+
 TEST_CASE("outside production weak secrets are accepted but an empty API key is not") {
   auto s = load_env({{"API_KEY", "test"}, {"CLUSTER_SECRET", "changeme"}});
   CHECK(s.auth.api_key.reveal() == "test");
@@ -874,7 +885,7 @@ TEST_CASE("the placeholders printed by render keep the value of an earlier sourc
 
 TEST_CASE("known_keys lists every key once and help_text documents each of them") {
   const auto& keys = known_keys();
-  CHECK(keys.size() == 38);
+  CHECK(keys.size() == 39);
   CHECK(keys.front() == "APP_ENV");
   CHECK(std::set<std::string>(keys.begin(), keys.end()).size() == keys.size());
   auto help = help_text();
