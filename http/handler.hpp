@@ -55,7 +55,8 @@ private:
 /// Path parameters of a matched route, e.g. {"tx_id", "abc"} for /transactions/{tx_id}.
 using route_params = std::vector<std::pair<std::string, std::string>>;
 
-/// Everything a handler needs about one request.
+/// Everything a handler needs about one request. Valid only during the handler call: a handler
+/// that answers later copies what it needs (the `responder` itself is copyable).
 struct request_context {
   const request& req;                         ///< the parsed request (body included)
   std::string_view request_id;                ///< echoed or generated id (also in the response)

@@ -143,10 +143,14 @@ response json_ok(const json& body) {
 
 } // namespace
 
-void add_probe_routes(router& r, std::shared_ptr<const probe_context> ctx) {
+void add_healthz_route(router& r) {
   r.add(verb::get, "/healthz", [](request_context&, responder done) {
     done(make_json(status::ok, "{\"status\":\"ok\"}"));
   });
+}
+
+void add_probe_routes(router& r, std::shared_ptr<const probe_context> ctx) {
+  add_healthz_route(r);
 
   r.add(verb::get, "/liveness", [ctx](request_context& rc, responder done) {
     auto health = find_health(rc.bridge);

@@ -34,6 +34,9 @@ struct probe_context {
   std::chrono::milliseconds health_timeout{2'000};
 };
 
+/// Adds GET /healthz (200 {"status":"ok"}) to `r`.
+void add_healthz_route(router& r);
+
 /// Adds the probe routes (/healthz, /liveness, /startup, /readiness, /health,
 /// /metrics-detailed) to `r`.
 void add_probe_routes(router& r, std::shared_ptr<const probe_context> ctx);

@@ -416,10 +416,7 @@ int run(const config::settings& cfg) {
         // different free ports).
         if (cfg.http.prometheus_enabled && cfg.http.metrics_port
             && (*cfg.http.metrics_port != cfg.http.port || cfg.http.port == 0)) {
-          metrics_routes.add(http::verb::get, "/healthz",
-                             [](http::request_context&, http::responder done) {
-                               done(http::make_json(http::status::ok, "{\"status\":\"ok\"}"));
-                             });
+          http::add_healthz_route(metrics_routes);
           http::add_metrics_route(metrics_routes, pc);
           metrics_port = server->listen(
             {"metrics", cfg.http.bind_address, *cfg.http.metrics_port, &metrics_routes});

@@ -2,6 +2,7 @@
 
 #include "runtime/text.hpp"
 
+#include <atomic>
 #include <mutex>
 #include <set>
 #include <unordered_map>
@@ -109,6 +110,7 @@ struct state {
   std::unordered_map<std::string, std::shared_ptr<spdlog::logger>> loggers;
   std::set<std::string> structured;
   bool stopped = false;
+  std::atomic<bool> json{false}; // read per access-log line, without the lock
 };
 
 state& global() {
@@ -174,6 +176,7 @@ void init(const config::log_settings& cfg) {
   auto& s = global();
   std::lock_guard<std::mutex> guard{s.mtx};
   s.cfg = cfg;
+  s.json.store(cfg.format == config::log_format::json, std::memory_order_relaxed);
   ensure_sink(s);
   if (!s.pool || s.stopped) {
     s.pool = std::make_shared<spdlog::details::thread_pool>(queue_size, 1);
@@ -193,9 +196,7 @@ std::shared_ptr<spdlog::logger> get_structured(std::string_view module) {
 }
 
 bool json_enabled() noexcept {
-  auto& s = global();
-  std::lock_guard<std::mutex> guard{s.mtx};
-  return s.cfg.format == config::log_format::json;
+  return global().json.load(std::memory_order_relaxed);
 }
 
 void shutdown() {
