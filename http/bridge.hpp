@@ -41,10 +41,11 @@ public:
   /// Initializes the companion; must run on the io thread.
   void start();
 
-  /// Returns the companion for `request(...).then(...)`; use on the io thread only.
-  io_companion* self() noexcept {
-    return self_;
-  }
+  /// Returns the companion for `request(...).then(...)`; use on the io thread only. Use `.then`
+  /// (never `.await`, whose replies the companion cannot keep). If a response handler threw, CAF
+  /// terminated the companion (its pending requests were answered 500 through their responders);
+  /// a fresh one is made here.
+  io_companion* self();
 
   /// Returns the actor system.
   caf::actor_system& system() noexcept {
@@ -56,12 +57,17 @@ public:
   void close();
 
 private:
+  /// Spawns and initializes a companion bound to this thread's io_context (io thread).
+  void spawn_companion();
+
   caf::actor_system& sys_;
   boost::asio::io_context& ioc_;
   caf::actor handle_;
   io_companion* self_ = nullptr;
   caf::scoped_execution_unit unit_;
   bool closed_ = false;
+  bool started_ = false;
+  bool dead_ = false; ///< the companion terminated (an exception in a response handler)
 };
 
 } // namespace klerno::http

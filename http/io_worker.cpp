@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "http/session.hpp"
+#include "runtime/logging.hpp"
 
 namespace klerno::http {
 
@@ -18,7 +19,18 @@ io_worker::~io_worker() {
 void io_worker::start() {
   thread_ = std::thread{[this] {
     bridge_.start();
-    ioc_.run();
+    // A handler that throws must not end the io thread (every connection on it would hang).
+    for (;;) {
+      try {
+        ioc_.run();
+        return;
+      } catch (const std::exception& e) {
+        runtime::logging::get("http")->error("io thread {}: unhandled exception: {}", index_,
+                                             e.what());
+      } catch (...) {
+        runtime::logging::get("http")->error("io thread {}: unhandled exception", index_);
+      }
+    }
   }};
 }
 
@@ -38,10 +50,13 @@ void io_worker::stop() {
     work_.reset();
   });
   thread_.join();
-  // Run what was posted after the io thread's loop ended (replies for sessions that are closed
-  // by now), so nothing is left to run while this worker is destroyed.
+  // Run what was posted after the io thread's loop ended (replies for closed sessions, or a
+  // connection another thread's listener handed over late), closing any session that appears,
+  // until nothing is left that could run while this worker is destroyed.
   ioc_.restart();
-  ioc_.poll();
+  do {
+    for_each_session([](session& s) { s.close(); });
+  } while (ioc_.poll() > 0 || !sessions_.empty());
 }
 
 const std::string& io_worker::http_date() {

@@ -94,13 +94,15 @@ public:
   }
 
 private:
+  // Declared first, destroyed last: handlers destroyed with the io_context may release sessions,
+  // which unregister themselves here.
+  std::unordered_set<session*> sessions_;
   boost::asio::io_context ioc_{1};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   actor_bridge bridge_;
   std::size_t index_;
   std::thread thread_;
   bool stopped_ = false;
-  std::unordered_set<session*> sessions_;
   std::string date_;
   int64_t date_second_ = -1;
   std::unordered_map<std::string, runtime::metrics::counter*> counters_;

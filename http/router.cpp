@@ -1,5 +1,7 @@
 #include "http/router.hpp"
 
+#include <algorithm>
+#include <iterator>
 #include <stdexcept>
 
 namespace klerno::http {
@@ -33,78 +35,74 @@ void router::add(verb method, std::string pattern, handler fn, route_options opt
   if (pattern.empty() || pattern.front() != '/') {
     throw std::invalid_argument("route pattern must start with '/': " + pattern);
   }
-  auto segs = split(pattern);
-  bool has_placeholder = false;
-  for (auto s : segs) {
-    if (!s.empty() && s.front() == '{') {
-      if (s.size() < 3 || s.back() != '}') {
+  auto r = std::make_unique<route>();
+  std::vector<std::string> shape;
+  for (auto seg : split(pattern)) {
+    if (!seg.empty() && seg.front() == '{') {
+      if (seg.size() < 3 || seg.back() != '}') {
         throw std::invalid_argument("malformed placeholder in route pattern: " + pattern);
       }
-      has_placeholder = true;
+      r->param_names.emplace_back(seg.substr(1, seg.size() - 2));
+      shape.emplace_back("{}");
+    } else {
+      shape.emplace_back(seg);
     }
   }
-  auto r = std::make_unique<route>();
   r->method = method;
   r->pattern = pattern;
   r->fn = std::move(fn);
   r->options = options;
   r->index = routes_.size();
   const route* raw = r.get();
-  auto check_dup = [&](const std::vector<const route*>& rs) {
+  auto add_to = [&](std::vector<const route*>& rs) {
     for (auto* x : rs) {
       if (x->method == method) {
-        throw std::invalid_argument("duplicate route: " + pattern);
+        throw std::invalid_argument("duplicate route: " + pattern + " (same as " + x->pattern
+                                    + ")");
       }
     }
-  };
-  if (!has_placeholder) {
-    auto& rs = exact_[pattern];
-    check_dup(rs);
     rs.push_back(raw);
+  };
+  if (r->param_names.empty()) {
+    add_to(exact_[pattern]);
   } else {
-    pattern_entry* entry = nullptr;
-    for (auto& e : patterns_) {
-      if (e.segments.size() == segs.size()
-          && std::equal(e.segments.begin(), e.segments.end(), segs.begin())) {
-        entry = &e;
-        break;
-      }
+    auto i = std::find_if(patterns_.begin(), patterns_.end(),
+                          [&](const pattern_entry& e) { return e.shape == shape; });
+    if (i == patterns_.end()) {
+      patterns_.push_back(pattern_entry{std::move(shape), {}});
+      i = std::prev(patterns_.end());
     }
-    if (entry == nullptr) {
-      patterns_.push_back(pattern_entry{{segs.begin(), segs.end()}, {}});
-      entry = &patterns_.back();
-    }
-    check_dup(entry->routes);
-    entry->routes.push_back(raw);
+    add_to(i->routes);
   }
   routes_.push_back(std::move(r));
 }
 
-bool router::matches(const pattern_entry& e, const std::vector<std::string_view>& segs,
-                     route_params* params) {
-  if (e.segments.size() != segs.size()) {
+bool router::matches(const pattern_entry& e, const std::vector<std::string_view>& segs) {
+  if (e.shape.size() != segs.size()) {
     return false;
   }
   for (std::size_t i = 0; i < segs.size(); ++i) {
-    const auto& p = e.segments[i];
-    bool placeholder = !p.empty() && p.front() == '{';
-    if (placeholder) {
+    if (e.shape[i] == "{}") {
       if (segs[i].empty()) {
         return false;
       }
-    } else if (p != segs[i]) {
+    } else if (e.shape[i] != segs[i]) {
       return false;
     }
   }
-  if (params != nullptr) {
-    for (std::size_t i = 0; i < segs.size(); ++i) {
-      const auto& p = e.segments[i];
-      if (!p.empty() && p.front() == '{') {
-        params->emplace_back(p.substr(1, p.size() - 2), std::string{segs[i]});
-      }
+  return true;
+}
+
+route_params router::extract(const pattern_entry& e, const route& r,
+                             const std::vector<std::string_view>& segs) {
+  route_params params;
+  std::size_t k = 0;
+  for (std::size_t i = 0; i < segs.size(); ++i) {
+    if (e.shape[i] == "{}") {
+      params.emplace_back(r.param_names[k++], std::string{segs[i]});
     }
   }
-  return true;
+  return params;
 }
 
 route_match router::resolve(verb method, const std::vector<const route*>& candidates) const {
@@ -138,10 +136,10 @@ route_match router::find(verb method, std::string_view path) const {
   if (!patterns_.empty()) {
     auto segs = split(path);
     for (const auto& e : patterns_) {
-      if (matches(e, segs, nullptr)) {
+      if (matches(e, segs)) {
         auto m = resolve(method, e.routes);
         if (m.result == route_match::kind::found) {
-          matches(e, segs, &m.params);
+          m.params = extract(e, *m.target, segs);
         }
         return m;
       }

@@ -40,7 +40,8 @@ struct route {
   std::string pattern; ///< also the `route` label of the HTTP metrics
   handler fn;
   route_options options;
-  std::size_t index = 0; ///< position in registration order
+  std::size_t index = 0;                ///< position in registration order
+  std::vector<std::string> param_names; ///< names of the {placeholders}, in path order
 };
 
 /// Outcome of a lookup.
@@ -68,13 +69,14 @@ public:
 
 private:
   struct pattern_entry {
-    std::vector<std::string> segments; ///< "{x}" marks a placeholder
-    std::vector<const route*> routes;  ///< one per method
+    std::vector<std::string> shape;   ///< segments; "{}" marks a placeholder
+    std::vector<const route*> routes; ///< one per method (each names its placeholders)
   };
 
   static std::vector<std::string_view> split(std::string_view path);
-  static bool matches(const pattern_entry& e, const std::vector<std::string_view>& segs,
-                      route_params* params);
+  static bool matches(const pattern_entry& e, const std::vector<std::string_view>& segs);
+  static route_params extract(const pattern_entry& e, const route& r,
+                              const std::vector<std::string_view>& segs);
   route_match resolve(verb method, const std::vector<const route*>& candidates) const;
 
   std::vector<std::unique_ptr<route>> routes_;

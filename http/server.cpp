@@ -161,17 +161,20 @@ void server::stop_accepting() {
 }
 
 void server::drain(std::function<void()> done) {
-  if (draining_.load(std::memory_order_acquire)) {
+  if (draining_.load()) {
     return;
   }
   // Publish the callback before the flag: connection_closed() reads it once it sees the flag.
+  // Flag and counter use sequentially consistent operations: this side stores the flag and then
+  // loads the counter, connection_closed() changes the counter and then loads the flag; with
+  // weaker orders both could read stale values and the drain would never complete.
   on_drained_ = std::move(done);
-  draining_.store(true, std::memory_order_release);
+  draining_.store(true);
   for (auto& w : workers_) {
     w->post([w = w.get()] { w->for_each_session([](session& s) { s.drain(); }); });
   }
   // Sessions closing from now on call connection_closed(); if none is open, finish here.
-  if (open_.load(std::memory_order_acquire) == 0) {
+  if (open_.load() == 0) {
     bool was = false;
     if (drained_.compare_exchange_strong(was, true) && on_drained_) {
       workers_.front()->post(on_drained_);
@@ -180,14 +183,14 @@ void server::drain(std::function<void()> done) {
 }
 
 void server::connection_opened() noexcept {
-  open_.fetch_add(1, std::memory_order_acq_rel);
+  open_.fetch_add(1);
   metrics_.open_connections.inc();
 }
 
 void server::connection_closed() noexcept {
   metrics_.open_connections.dec();
-  auto left = open_.fetch_sub(1, std::memory_order_acq_rel) - 1;
-  if (left == 0 && draining_.load(std::memory_order_acquire)) {
+  auto left = open_.fetch_sub(1) - 1;
+  if (left == 0 && draining_.load()) {
     bool was = false;
     if (drained_.compare_exchange_strong(was, true) && on_drained_) {
       on_drained_();

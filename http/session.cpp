@@ -33,6 +33,9 @@ const std::string unmatched_route = "unmatched";
 constexpr std::string_view request_id_header = "X-Request-ID";
 constexpr std::string_view api_key_header = "X-API-Key";
 
+/// Margin past HTTP_REQUEST_TIMEOUT after which the session itself answers an unanswered request.
+constexpr std::chrono::seconds answer_grace{1};
+
 /// Bytes a lingering close reads and discards at most before closing.
 constexpr std::size_t linger_max_bytes = 1024 * 1024;
 
@@ -161,6 +164,13 @@ void session::on_first_bytes(boost::system::error_code ec, std::size_t n) {
     return;
   }
   buffer_.commit(n);
+  if (read_stopped_) {
+    // A response with `Connection: close` is on its way: nothing after it is processed
+    // (RFC 9112 9.6). Discard; the lingering close reads and drops the rest.
+    reading_ = false;
+    buffer_.consume(buffer_.size());
+    return;
+  }
   start_request();
 }
 
@@ -183,7 +193,7 @@ void session::on_header(boost::system::error_code ec) {
   if (closed_) {
     return;
   }
-  if (ec) {
+  if (ec || read_timed_out_) {
     on_read_error(ec);
     return;
   }
@@ -193,24 +203,40 @@ void session::on_header(boost::system::error_code ec) {
   auto target = req.target();
   auto path = split_target({target.data(), target.size()}).first;
   match_ = routes_.find(req.method(), path);
-  auto limit = srv_.settings().max_body_bytes;
+  early_error_ = precheck(req, path);
+  body_limit_ = srv_.settings().max_body_bytes;
   if (match_.target != nullptr && match_.target->options.max_body_bytes) {
-    limit = *match_.target->options.max_body_bytes;
+    body_limit_ = *match_.target->options.max_body_bytes;
   }
-  if (auto len = parser_->content_length(); len && *len > limit) {
+  if (auto len = parser_->content_length(); len && *len > body_limit_) {
     reading_ = false;
     read_deadline_ = clock::time_point::max();
     reject(status::payload_too_large,
-           fmt::format("request body of {} bytes exceeds the limit of {} bytes", *len, limit),
-           fmt::format("{{\"limit_bytes\":{}}}", limit));
+           fmt::format("request body of {} bytes exceeds the limit of {} bytes", *len, body_limit_),
+           fmt::format("{{\"limit_bytes\":{}}}", body_limit_));
     return;
   }
-  parser_->body_limit(static_cast<std::uint64_t>(limit));
+  parser_->body_limit(static_cast<std::uint64_t>(body_limit_));
   if (parser_->is_done()) {
     dispatch_request();
     return;
   }
-  if (beast::iequals(req[beast::http::field::expect], "100-continue") && !writing_) {
+  bool expects_continue = beast::iequals(req[beast::http::field::expect], "100-continue");
+  if (expects_continue && early_error_) {
+    // Refused anyway (404, 405, 401): answer now instead of inviting the body, and close.
+    reading_ = false;
+    read_deadline_ = clock::time_point::max();
+    auto& s = push_slot(req.method(), request_id_, std::string{path});
+    s.close_after = true;
+    read_stopped_ = true;
+    auto res = std::move(*early_error_);
+    early_error_.reset();
+    respond_now(s, std::move(res));
+    return;
+  }
+  // The interim 100 may only go out when no earlier response is still owed (they leave in
+  // order); otherwise the client sends its body after its own wait, which is still served.
+  if (expects_continue && !writing_ && slots_.empty()) {
     // The client waits for our go-ahead before sending the body.
     static const std::string continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
     writing_ = true;
@@ -237,7 +263,7 @@ void session::on_body(boost::system::error_code ec) {
   if (closed_) {
     return;
   }
-  if (ec) {
+  if (ec || read_timed_out_) {
     on_read_error(ec);
     return;
   }
@@ -283,10 +309,8 @@ void session::on_read_error(boost::system::error_code ec) {
     return;
   }
   if (ec == beast::http::error::body_limit) {
-    auto limit = parser_ && parser_->get().has_content_length() ? srv_.settings().max_body_bytes
-                                                                : srv_.settings().max_body_bytes;
     reject(status::payload_too_large, "request body exceeds the size limit",
-           fmt::format("{{\"limit_bytes\":{}}}", limit));
+           fmt::format("{{\"limit_bytes\":{}}}", body_limit_));
     return;
   }
   if (is_parse_error(ec) && ec != beast::http::error::end_of_stream
@@ -316,6 +340,9 @@ session::slot& session::push_slot(verb method, std::string request_id, std::stri
   s.route_label = &unmatched_route;
   s.started = clock::now();
   srv_.metrics().in_flight.inc();
+  // Backstop: handlers answer within HTTP_REQUEST_TIMEOUT through CAF's request timeouts; a
+  // request still unanswered a second later is answered 504 here.
+  arm(s.started + srv_.settings().request_timeout + answer_grace);
   return s;
 }
 
@@ -337,6 +364,41 @@ void session::respond_now(slot& s, response res) {
   on_deliver(s.seq, std::move(res));
 }
 
+std::optional<response> session::precheck(const request& req, std::string_view path) const {
+  switch (match_.result) {
+    case route_match::kind::not_found: {
+      std::string details = "{\"path\":";
+      runtime::append_json_string(details, path);
+      details += '}';
+      return make_error(status::not_found, fmt::format("no route for {}", path), request_id_,
+                        details);
+    }
+    case route_match::kind::method_not_allowed: {
+      std::string details = "{\"allowed\":";
+      runtime::append_json_string(details, match_.allowed);
+      details += '}';
+      auto res =
+        make_error(status::method_not_allowed,
+                   fmt::format("method {} is not allowed on {}", req.method_string(), path),
+                   request_id_, details);
+      res.set(beast::http::field::allow, match_.allowed);
+      return res;
+    }
+    case route_match::kind::found:
+      break;
+  }
+  if (match_.target->options.auth == access::api_key) {
+    auto key = req[api_key_header];
+    const auto& expected = srv_.auth().api_key;
+    if (expected.empty() || key.empty() || !config::constant_time_equals(key, expected.reveal())) {
+      return make_error(status::unauthorized,
+                        key.empty() ? "missing X-API-Key header" : "invalid API key", request_id_,
+                        "{\"header\":\"X-API-Key\"}");
+    }
+  }
+  return std::nullopt;
+}
+
 void session::dispatch_request() {
   reading_ = false;
   read_deadline_ = clock::time_point::max();
@@ -350,57 +412,27 @@ void session::dispatch_request() {
   if (!s.keep_alive) {
     read_stopped_ = true;
   }
-  auto seq = s.seq;
-  switch (match_.result) {
-    case route_match::kind::not_found:
-      respond_now(
-        s, make_error(status::not_found, fmt::format("no route for {}", path), s.request_id, [&] {
-          std::string d = "{\"path\":";
-          runtime::append_json_string(d, path);
-          return d + '}';
-        }()));
-      break;
-    case route_match::kind::method_not_allowed: {
-      std::string details = "{\"allowed\":";
-      runtime::append_json_string(details, match_.allowed);
-      details += '}';
-      auto res = make_error(
-        status::method_not_allowed,
-        fmt::format("method {} is not allowed on {}",
-                    std::string_view{req.method_string().data(), req.method_string().size()}, path),
-        s.request_id, details);
-      res.set(beast::http::field::allow, match_.allowed);
-      respond_now(s, std::move(res));
-      break;
-    }
-    case route_match::kind::found: {
-      const auto& r = *match_.target;
-      s.route_label = &r.pattern;
-      if (r.options.auth == access::api_key) {
-        auto key = req[api_key_header];
-        const auto& expected = srv_.auth().api_key;
-        if (expected.empty() || key.empty()
-            || !config::constant_time_equals(key, expected.reveal())) {
-          respond_now(s, make_error(status::unauthorized,
-                                    key.empty() ? "missing X-API-Key header" : "invalid API key",
-                                    s.request_id, "{\"header\":\"X-API-Key\"}"));
-          break;
-        }
-      }
-      request_context ctx{req, s.request_id, path, query, match_.params, worker_.bridge(), peer_};
-      responder done{shared_from_this(), seq, s.request_id};
-      try {
-        r.fn(ctx, done);
-      } catch (const std::exception& e) {
-        runtime::logging::get("http")->error("handler of {} failed: {} (request_id={})", r.pattern,
-                                             e.what(), done.request_id());
-        done.error(status::internal_server_error, "internal error");
-      } catch (...) {
-        runtime::logging::get("http")->error("handler of {} failed (request_id={})", r.pattern,
-                                             done.request_id());
-        done.error(status::internal_server_error, "internal error");
-      }
-      break;
+  if (match_.target != nullptr) {
+    s.route_label = &match_.target->pattern;
+  }
+  if (early_error_) {
+    auto res = std::move(*early_error_);
+    early_error_.reset();
+    respond_now(s, std::move(res));
+  } else {
+    const auto& r = *match_.target;
+    request_context ctx{req, s.request_id, path, query, match_.params, worker_.bridge(), peer_};
+    responder done{shared_from_this(), s.seq, s.request_id};
+    try {
+      r.fn(ctx, done);
+    } catch (const std::exception& e) {
+      runtime::logging::get("http")->error("handler of {} failed: {} (request_id={})", r.pattern,
+                                           e.what(), done.request_id());
+      done.error(status::internal_server_error, "internal error");
+    } catch (...) {
+      runtime::logging::get("http")->error("handler of {} failed (request_id={})", r.pattern,
+                                           done.request_id());
+      done.error(status::internal_server_error, "internal error");
     }
   }
   request_id_.clear();
@@ -429,9 +461,17 @@ void session::on_deliver(uint64_t seq, response res) {
     return;
   }
   s.res = std::move(res);
+  try {
+    finalize(s);
+  } catch (const std::exception& e) {
+    // E.g. a body on a 204/304: a handler bug must not take the connection (or the thread) down.
+    runtime::logging::get("http")->error("invalid response for {} (request_id={}): {}", s.path,
+                                         s.request_id, e.what());
+    s.res = make_error(status::internal_server_error, "internal error", s.request_id);
+    finalize(s);
+  }
   s.ready = true;
   srv_.metrics().in_flight.dec();
-  finalize(s);
   maybe_write();
 }
 
@@ -455,6 +495,7 @@ void session::maybe_write() {
   bool last_expected = (draining_ || read_stopped_) && slots_.size() == 1 && !mid_request();
   if (s.close_after || !s.keep_alive || last_expected) {
     s.close_after = true;
+    read_stopped_ = true; // nothing after a `Connection: close` response is processed
   }
   s.res.keep_alive(!s.close_after);
   writing_ = true;
@@ -549,14 +590,38 @@ void session::on_timer(boost::system::error_code ec) {
   }
   if (read_deadline_ <= now) {
     read_deadline_ = clock::time_point::max();
-    if (lingering_ || writing_ || !mid_request()) {
+    if (lingering_ || writing_ || !mid_request() || read_timed_out_) {
       close();
       return;
     }
-    // Cancel the pending read (nothing else is pending); on_read_error answers 408.
+    // Stop the pending read; on_read_error answers 408. cancel() alone can miss a composed
+    // read that is between two steps, so also shut down the receiving side (every further
+    // read ends at once), and keep a hard deadline in case the read still does not return.
     read_timed_out_ = true;
     boost::system::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_receive, ignored);
     socket_.cancel(ignored);
+    read_deadline_ = now + srv_.settings().linger_timeout;
+  }
+  auto answer_deadline = clock::time_point::max();
+  for (std::size_t i = 0; i < slots_.size(); ++i) {
+    if (slots_[i].ready) {
+      continue;
+    }
+    auto due = slots_[i].started + srv_.settings().request_timeout + answer_grace;
+    if (due <= now) {
+      runtime::logging::get("http")->error("no answer for {} within HTTP_REQUEST_TIMEOUT "
+                                           "(request_id={}); answering 504",
+                                           slots_[i].path, slots_[i].request_id);
+      on_deliver(slots_[i].seq,
+                 make_error(status::gateway_timeout, "the request was not answered in time",
+                            slots_[i].request_id));
+      if (closed_) {
+        return;
+      }
+    } else {
+      answer_deadline = std::min(answer_deadline, due);
+    }
   }
   if (idle_deadline_ <= now) {
     if (idle_wait_ && slots_.empty() && !writing_) {
@@ -566,7 +631,7 @@ void session::on_timer(boost::system::error_code ec) {
     }
     idle_deadline_ = now + srv_.settings().idle_timeout; // busy answering: not idle
   }
-  auto next = std::min({idle_deadline_, read_deadline_, write_deadline_});
+  auto next = std::min({idle_deadline_, read_deadline_, write_deadline_, answer_deadline});
   if (next != clock::time_point::max()) {
     arm(next);
   }

@@ -75,6 +75,7 @@ private:
   void on_body(boost::system::error_code ec);
   void on_read_error(boost::system::error_code ec);
   void dispatch_request();
+  std::optional<response> precheck(const request& req, std::string_view path) const;
   void respond_now(slot& s, response res);
   slot& push_slot(verb method, std::string request_id, std::string path);
   void reject(status st, std::string_view message, std::string_view details = "{}");
@@ -103,11 +104,13 @@ private:
   clock::time_point write_deadline_ = clock::time_point::max();
   std::deque<slot> slots_;
   uint64_t next_seq_ = 0;
-  route_match match_;         ///< route of the request being read
-  std::string request_id_;    ///< id of the request being read
-  bool reading_ = false;      ///< a read operation is pending
-  bool idle_wait_ = false;    ///< ...and it waits for the first byte of a request
-  bool read_stopped_ = false; ///< no further requests are read on this connection
+  route_match match_;                   ///< route of the request being read
+  std::optional<response> early_error_; ///< 404/405/401 decided from its header
+  std::size_t body_limit_ = 0;          ///< body limit of the request being read
+  std::string request_id_;              ///< id of the request being read
+  bool reading_ = false;                ///< a read operation is pending
+  bool idle_wait_ = false;              ///< ...and it waits for the first byte of a request
+  bool read_stopped_ = false;           ///< no further requests are read on this connection
   bool writing_ = false;
   bool draining_ = false;
   bool read_timed_out_ = false; ///< the read deadline cancelled the pending read

@@ -456,7 +456,14 @@ int run(const config::settings& cfg) {
     }
   }
 
-  control.run();
+  try {
+    control.run();
+  } catch (const std::exception& e) {
+    // Nothing in the control loop should throw; if it does, still stop everything in order.
+    log->critical("control loop failed: {}", e.what());
+    shutdown.begin(exit_failure, true, "control loop failure");
+    code = exit_failure;
+  }
 
   log->info("stopping components");
   components.stop_all();

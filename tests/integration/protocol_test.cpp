@@ -173,3 +173,45 @@ TEST_CASE("a request without a request id gets a generated one, different per re
   CHECK(is_generated_request_id(b.header("X-Request-ID")));
   CHECK(a.header("X-Request-ID") != b.header("X-Request-ID"));
 }
+
+TEST_CASE("a request expecting 100-continue on an unknown route is answered 404 without its body") {
+  test_node node;
+  tcp_client c = node.connect();
+  c.send("POST /nope HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\n"
+         "Expect: 100-continue\r\n\r\n");
+  auto res = c.read_response();
+  require_error_envelope(res, 404, "not_found");
+  CHECK_FALSE(res.keep_alive);
+  CHECK(c.wait_for_close());
+}
+
+TEST_CASE("a request expecting 100-continue on an accepted route gets 100, then its answer") {
+  test_node node{{{"CHAOS_ENDPOINTS", "true"}}};
+  tcp_client c = node.connect();
+  c.send("POST /chaos/actors/nobody/kill HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: " + test_api_key
+         + "\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+  auto interim = c.read_response();
+  REQUIRE(interim.status == 100);
+  c.send("hello");
+  require_error_envelope(c.read_response(), 404, "not_found"); // no actor called "nobody"
+}
+
+TEST_CASE("100 Continue never overtakes the response to an earlier pipelined request") {
+  test_node node{{{"CHAOS_ENDPOINTS", "true"}}};
+  tcp_client c = node.connect();
+  c.send("GET /liveness HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-ID: first\r\n\r\n"
+         "POST /chaos/actors/nobody/kill HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: "
+         + test_api_key
+         + "\r\nX-Request-ID: second\r\nContent-Length: 5\r\n"
+           "Expect: 100-continue\r\n\r\n");
+  auto first = c.read_response();
+  REQUIRE(first.status == 200);
+  CHECK(first.header("X-Request-ID") == "first");
+  c.send("hello");
+  auto res = c.read_response();
+  if (res.status == 100) { // allowed once the earlier response is out
+    res = c.read_response();
+  }
+  require_error_envelope(res, 404, "not_found");
+  CHECK(res.header("X-Request-ID") == "second");
+}
