@@ -28,7 +28,7 @@ ensure_packages() {
       build) pkgs+=(g++ cmake ninja-build pkg-config libcaf-dev libboost-dev libspdlog-dev libfmt-dev
                     nlohmann-json3-dev libssl-dev curl) ;;
       test) pkgs+=(catch2 clang-format curl) ;;
-      bench) pkgs+=(nginx-light wrk curl) ;;
+      bench) pkgs+=(nginx-light wrk curl python3) ;;
       *) die "unknown package group: $group" ;;
     esac
   done
