@@ -11,6 +11,7 @@
 #include <functional>
 #include <limits>
 #include <optional>
+#include <regex>
 #include <string_view>
 #include <thread>
 #include <type_traits>
@@ -557,6 +558,140 @@ void parse_seeds(std::vector<host_port>& out, std::string_view v, std::string_vi
   out = std::move(seeds);
 }
 
+// Comma-separated URLs, each like url_option's (secrets: printed redacted).
+template <class At>
+option url_list_option(std::string key, std::vector<std::string> schemes, std::string doc, At at) {
+  std::string prefixes;
+  for (const auto& scheme : schemes) {
+    prefixes += prefixes.empty() ? "" : " or ";
+    prefixes += scheme;
+  }
+  auto o =
+    make_option(key, "comma-separated " + prefixes + " URLs (secret), or empty", std::move(doc));
+  o.is_placeholder = [](std::string_view v) {
+    return v.find(":***@") != std::string_view::npos;
+  };
+  o.parse = [key, schemes, prefixes, at](settings& s, std::string_view v, std::string_view from) {
+    std::vector<secret> urls;
+    std::size_t start = 0;
+    while (!v.empty() && start <= v.size()) {
+      auto comma = v.find(',', start);
+      auto entry = trim(v.substr(start, comma == std::string_view::npos ? v.npos : comma - start));
+      if (entry.empty()) {
+        fail(key, "empty entry (value not shown)", from);
+      }
+      bool ok = std::any_of(schemes.begin(), schemes.end(),
+                            [entry](const auto& scheme) { return starts_with(entry, scheme); });
+      if (!ok) {
+        fail(key, "every entry must start with " + prefixes + " (value not shown)", from);
+      }
+      urls.emplace_back(std::string{entry});
+      if (comma == std::string_view::npos) {
+        break;
+      }
+      start = comma + 1;
+    }
+    at(s) = std::move(urls);
+  };
+  o.print = [at](const settings& s) {
+    std::string out;
+    for (const auto& url : at(s)) {
+      out += out.empty() ? "" : ",";
+      out += redact_url(url.reveal());
+    }
+    return out;
+  };
+  return o;
+}
+
+// Comma-separated lower-case words ([a-z0-9_-]), at least one.
+template <class At>
+option word_list_option(std::string key, std::string doc, At at) {
+  auto o = make_option(key, "comma-separated words", std::move(doc));
+  o.parse = [key, at](settings& s, std::string_view v, std::string_view from) {
+    std::vector<std::string> words;
+    std::size_t start = 0;
+    while (start <= v.size()) {
+      auto comma = v.find(',', start);
+      auto word =
+        lower(trim(v.substr(start, comma == std::string_view::npos ? v.npos : comma - start)));
+      bool ok = !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+      });
+      if (!ok) {
+        fail(key, quoted(v) + " is not a comma-separated list of words (a-z, 0-9, _ and -)", from);
+      }
+      words.push_back(std::move(word));
+      if (comma == std::string_view::npos) {
+        break;
+      }
+      start = comma + 1;
+    }
+    at(s) = std::move(words);
+  };
+  o.print = [at](const settings& s) {
+    std::string out;
+    for (const auto& w : at(s)) {
+      out += out.empty() ? "" : ",";
+      out += w;
+    }
+    return out;
+  };
+  return o;
+}
+
+// A fraction in [0, 1] with at most two decimals, stored in hundredths.
+template <class At>
+option hundredths_option(std::string key, std::string doc, At at) {
+  auto o = make_option(key, "number in [0, 1] with at most 2 decimals, like 0.75", std::move(doc));
+  o.parse = [key, at](settings& s, std::string_view v, std::string_view from) {
+    auto bad = [&] {
+      fail(key, quoted(v) + " is not a number in [0, 1] like 0.75", from);
+    };
+    auto dot = v.find('.');
+    auto whole = v.substr(0, dot);
+    auto frac = dot == std::string_view::npos ? std::string_view{} : v.substr(dot + 1);
+    if (whole.empty() || frac.size() > 2 || (dot != std::string_view::npos && frac.empty())) {
+      bad();
+    }
+    auto w = parse_decimal(whole);
+    auto f = frac.empty() ? std::optional<uint64_t>{0} : parse_decimal(frac);
+    if (!w || !f) {
+      bad();
+    }
+    auto value = *w * 100 + *f * (frac.size() == 1 ? 10 : 1);
+    if (value > 100) {
+      bad();
+    }
+    at(s) = static_cast<int>(value);
+  };
+  o.print = [at](const settings& s) {
+    auto v = at(s);
+    char buf[16];
+    std::snprintf(buf, sizeof(buf), "%d.%02d", v / 100, v % 100);
+    return std::string{buf};
+  };
+  return o;
+}
+
+// A positive decimal number written with digits, an optional fraction and exponent; kept as text.
+template <class At>
+option positive_number_option(std::string key, std::string doc, At at) {
+  auto o = make_option(key, "positive decimal number, like 1000000 or 1e15", std::move(doc));
+  o.parse = [key, at](settings& s, std::string_view v, std::string_view from) {
+    static const std::regex number{R"(^[0-9]+(\.[0-9]+)?([eE][+]?[0-9]{1,2})?$)"};
+    std::string text{v};
+    if (!std::regex_match(text, number) || text.find_first_not_of("0.eE+") == std::string::npos) {
+      fail(key, quoted(v) + " is not a positive decimal number (like 1e15)", from);
+    }
+    at(s) = text;
+  };
+  o.print = [at](const settings& s) {
+    return at(s);
+  };
+  return o;
+}
+
 // Returns the host name, made into a valid NODE_NAME.
 std::string default_node_name() {
   char buf[256] = {};
@@ -749,9 +884,116 @@ std::vector<option> make_options() {
     "DATABASE_URL", {"postgresql://", "postgres://"},
     "PostgreSQL connection URL; empty: no database.",
     [](auto& s) -> auto& { return s.storage.database_url; }));
+  t.push_back(url_list_option(
+    "DATABASE_READ_URLS", {"postgresql://", "postgres://"},
+    "Read replicas for lists, alerts, analytics and exports; empty: read from DATABASE_URL.",
+    [](auto& s) -> auto& { return s.storage.database_read_urls; }));
+  t.push_back(uint_option(
+    "DB_POOL_MIN", 0, 1000, "Connections each pool keeps open (URL min_connections wins).",
+    [](auto& s) -> auto& { return s.storage.pool_min; }));
+  t.push_back(uint_option(
+    "DB_POOL_MAX", 1, 1000, "Most connections per pool (URL max_connections wins).",
+    [](auto& s) -> auto& { return s.storage.pool_max; }));
+  t.push_back(uint_option(
+    "DB_POOL_QUEUE_MAX", 1, 1'000'000, "Requests waiting for a connection; more get 503.",
+    [](auto& s) -> auto& { return s.storage.pool_queue_max; }));
+  t.push_back(duration_option(
+    "DB_STATEMENT_TIMEOUT", ms{1}, "Longest a database statement may run.",
+    [](auto& s) -> auto& { return s.storage.statement_timeout; }));
+  t.push_back(duration_option(
+    "DB_CONNECT_TIMEOUT", ms{1}, "Longest a database connection attempt may take.",
+    [](auto& s) -> auto& { return s.storage.connect_timeout; }));
+  t.push_back(uint_option(
+    "DB_CIRCUIT_FAILURES", 1, 1000,
+    "Consecutive connection failures that open the circuit (requests then fail fast with 503).",
+    [](auto& s) -> auto& { return s.storage.circuit_failures; }));
+  t.push_back(duration_option(
+    "DB_CIRCUIT_COOLDOWN", ms{1}, "Time an open circuit waits before probing the database.",
+    [](auto& s) -> auto& { return s.storage.circuit_cooldown; }));
+  t.push_back(uint_option(
+    "WRITER_BATCH_MAX_ROWS", 1, 100'000, "Rows per group commit (1: one INSERT per request).",
+    [](auto& s) -> auto& { return s.storage.writer_batch_max_rows; }));
+  t.push_back(duration_option(
+    "WRITER_BATCH_MAX_DELAY", ms{0}, "Longest a row waits for its group commit; 0: none.",
+    [](auto& s) -> auto& { return s.storage.writer_batch_max_delay; }));
+  t.push_back(uint_option(
+    "WRITER_MAX_INFLIGHT", 1, 64, "Group commits in flight at once.",
+    [](auto& s) -> auto& { return s.storage.writer_max_inflight; }));
   t.push_back(url_option(
     "REDIS_URL", {"redis://", "rediss://"}, "Redis connection URL; empty: no cache.",
     [](auto& s) -> auto& { return s.storage.redis_url; }));
+  // The AML API.
+  t.push_back(hundredths_option(
+    "RISK_THRESHOLD", "Risk score at or above which a stored transaction is an alert.",
+    [](auto& s) -> auto& { return s.api.risk_threshold; }));
+  t.push_back(uint_option(
+    "BATCH_MAX_ITEMS", 1, 100'000, "Items per batch request; more get 413.",
+    [](auto& s) -> auto& { return s.api.batch_max_items; }));
+  t.push_back(size_option(
+    "HTTP_MAX_BATCH_BODY_BYTES", 1, uint64_t{1} << 30,
+    "Largest body of the batch routes; larger gets 413.",
+    [](auto& s) -> auto& { return s.api.batch_max_body_bytes; }));
+  t.push_back(uint_option(
+    "PAGE_LIMIT_DEFAULT", 1, 100'000, "Items per page when a list request gives no limit.",
+    [](auto& s) -> auto& { return s.api.page_limit_default; }));
+  t.push_back(uint_option(
+    "PAGE_LIMIT_MAX", 1, 100'000, "Largest limit a list request may ask for.",
+    [](auto& s) -> auto& { return s.api.page_limit_max; }));
+  t.push_back(size_option(
+    "MAX_MEMO_BYTES", 1, 1024 * 1024, "Longest memo accepted (bytes).",
+    [](auto& s) -> auto& { return s.api.max_memo_bytes; }));
+  t.push_back(positive_number_option(
+    "MAX_AMOUNT", "Largest absolute amount or fee accepted; more is refused as absurd.",
+    [](auto& s) -> auto& { return s.api.max_amount; }));
+  t.push_back(uint_option(
+    "EXPORT_CHUNK_ROWS", 1, 100'000, "Rows per database round trip of a CSV export.",
+    [](auto& s) -> auto& { return s.api.export_chunk_rows; }));
+  t.push_back(uint_option(
+    "ANALYTICS_MAX_DAYS", 1, 36'500, "Largest `days` an analytics request may ask for.",
+    [](auto& s) -> auto& { return s.api.analytics_max_days; }));
+  // Risk rules and the per-wallet signals.
+  t.push_back(word_list_option(
+    "SUSPICIOUS_MEMO_WORDS", "Words that make a memo suspicious (substring match).",
+    [](auto& s) -> auto& { return s.scoring.suspicious_words; }));
+  t.push_back(word_list_option(
+    "CATEGORY_KEYWORDS_INCOME", "Whole words that make a transaction income.",
+    [](auto& s) -> auto& { return s.scoring.income_keywords; }));
+  t.push_back(word_list_option(
+    "CATEGORY_KEYWORDS_FEE", "Whole words that make a transaction a fee (highest priority).",
+    [](auto& s) -> auto& { return s.scoring.fee_keywords; }));
+  t.push_back(word_list_option(
+    "CATEGORY_KEYWORDS_TRADE", "Whole words that make a transaction a trade.",
+    [](auto& s) -> auto& { return s.scoring.trade_keywords; }));
+  t.push_back(word_list_option(
+    "CATEGORY_KEYWORDS_TRANSFER", "Whole words that make a transaction a transfer.",
+    [](auto& s) -> auto& { return s.scoring.transfer_keywords; }));
+  t.push_back(uint_option(
+    "VELOCITY_MAX_TX", 1, 1'000'000,
+    "Transactions a wallet may send within VELOCITY_WINDOW before high_velocity fires.",
+    [](auto& s) -> auto& { return s.scoring.velocity_max_tx; }));
+  t.push_back(duration_option(
+    "VELOCITY_WINDOW", ms{1}, "Window of the velocity signal.",
+    [](auto& s) -> auto& { return s.scoring.velocity_window; }));
+  t.push_back(uint_option(
+    "STRUCTURING_MIN_RECIPIENTS", 2, 1000,
+    "Distinct recipients of the same amount within STRUCTURING_WINDOW that fire structuring.",
+    [](auto& s) -> auto& { return s.scoring.structuring_min_recipients; }));
+  t.push_back(duration_option(
+    "STRUCTURING_WINDOW", ms{1}, "Window of the structuring signal.",
+    [](auto& s) -> auto& { return s.scoring.structuring_window; }));
+  t.push_back(uint_option(
+    "ANOMALY_FACTOR", 2, 1'000'000,
+    "An amount above this many times the wallet's median fires amount_anomaly.",
+    [](auto& s) -> auto& { return s.scoring.anomaly_factor; }));
+  t.push_back(uint_option(
+    "ANOMALY_MIN_HISTORY", 1, 100'000, "Transactions a wallet needs before anomalies count.",
+    [](auto& s) -> auto& { return s.scoring.anomaly_min_history; }));
+  t.push_back(uint_option(
+    "WALLET_HISTORY_MAX", 1, 100'000, "Recent transactions a wallet actor keeps.",
+    [](auto& s) -> auto& { return s.scoring.wallet_history_max; }));
+  t.push_back(duration_option(
+    "WALLET_IDLE_TIMEOUT", ms{1}, "Idle time after which a wallet actor is passivated.",
+    [](auto& s) -> auto& { return s.scoring.wallet_idle_timeout; }));
   // Actor runtime.
   t.push_back(uint_option(
     "ACTOR_THREADS", 1, 256, "Threads of the actor scheduler.",
@@ -1064,6 +1306,18 @@ load_result load(int argc, const char* const* argv, const std::map<std::string, 
   }
 
   auto& s = result.values;
+  if (s.storage.pool_max < s.storage.pool_min) {
+    fail("DB_POOL_MAX",
+         std::to_string(s.storage.pool_max) + " is below DB_POOL_MIN "
+           + std::to_string(s.storage.pool_min),
+         origin["DB_POOL_MAX"]);
+  }
+  if (s.api.page_limit_max < s.api.page_limit_default) {
+    fail("PAGE_LIMIT_MAX",
+         std::to_string(s.api.page_limit_max) + " is below PAGE_LIMIT_DEFAULT "
+           + std::to_string(s.api.page_limit_default),
+         origin["PAGE_LIMIT_MAX"]);
+  }
   if (s.scaling.max_replicas < s.scaling.min_replicas) {
     fail("MAX_REPLICAS",
          std::to_string(s.scaling.max_replicas) + " is below MIN_REPLICAS "

@@ -103,10 +103,55 @@ struct cluster_settings {
   secret cluster_secret;                  ///< CLUSTER_SECRET
 };
 
-/// External stores (used by the storage and cache issues).
+/// External stores: PostgreSQL (system of record) and Redis (cache).
 struct storage_settings {
-  secret database_url; ///< DATABASE_URL (postgresql://...), may carry a password
-  secret redis_url;    ///< REDIS_URL (redis://...), may carry a password
+  secret database_url;                    ///< DATABASE_URL (postgresql://...), may list hosts
+  std::vector<secret> database_read_urls; ///< DATABASE_READ_URLS: replicas, comma-separated
+  unsigned pool_min = 2;                  ///< DB_POOL_MIN (URL min_connections wins)
+  unsigned pool_max = 8;                  ///< DB_POOL_MAX (URL max_connections wins)
+  std::size_t pool_queue_max = 10'000;    ///< DB_POOL_QUEUE_MAX: waiting requests -> 503
+  std::chrono::milliseconds statement_timeout{5'000};  ///< DB_STATEMENT_TIMEOUT
+  std::chrono::milliseconds connect_timeout{3'000};    ///< DB_CONNECT_TIMEOUT
+  unsigned circuit_failures = 3;                       ///< DB_CIRCUIT_FAILURES
+  std::chrono::milliseconds circuit_cooldown{2'000};   ///< DB_CIRCUIT_COOLDOWN
+  std::size_t writer_batch_max_rows = 512;             ///< WRITER_BATCH_MAX_ROWS
+  std::chrono::milliseconds writer_batch_max_delay{2}; ///< WRITER_BATCH_MAX_DELAY (0: none)
+  unsigned writer_max_inflight = 4;                    ///< WRITER_MAX_INFLIGHT
+  secret redis_url; ///< REDIS_URL (redis://...), may carry a password
+};
+
+/// Limits and defaults of the AML API.
+struct api_settings {
+  int risk_threshold = 75;                             ///< RISK_THRESHOLD in hundredths (0.75)
+  std::size_t batch_max_items = 1'000;                 ///< BATCH_MAX_ITEMS per batch request
+  std::size_t batch_max_body_bytes = 16 * 1024 * 1024; ///< HTTP_MAX_BATCH_BODY_BYTES
+  std::size_t page_limit_default = 50;                 ///< PAGE_LIMIT_DEFAULT
+  std::size_t page_limit_max = 500;                    ///< PAGE_LIMIT_MAX
+  std::size_t max_memo_bytes = 1'024;                  ///< MAX_MEMO_BYTES
+  std::string max_amount = "1000000000000000"; ///< MAX_AMOUNT: largest |amount| or fee accepted
+  std::size_t export_chunk_rows = 1'000;       ///< EXPORT_CHUNK_ROWS: rows per database round trip
+  unsigned analytics_max_days = 366;           ///< ANALYTICS_MAX_DAYS
+};
+
+/// The risk rules' word lists and the stateful signals of the per-wallet actors.
+struct scoring_settings {
+  std::vector<std::string> suspicious_words{
+    "scam",      "phish", "hack",    "fraud",    "ransom", "malware",
+    "blackmail", "mixer", "tornado", "sanction", "darknet"}; ///< SUSPICIOUS_MEMO_WORDS
+  std::vector<std::string> income_keywords{"salary", "airdrop", "reward", "interest",
+                                           "yield"};              ///< CATEGORY_KEYWORDS_INCOME
+  std::vector<std::string> fee_keywords{"fee", "gas", "network"}; ///< CATEGORY_KEYWORDS_FEE
+  std::vector<std::string> trade_keywords{"swap", "trade", "exchange"}; ///< CATEGORY_KEYWORDS_TRADE
+  std::vector<std::string> transfer_keywords{"transfer", "send",
+                                             "receive"};    ///< CATEGORY_KEYWORDS_TRANSFER
+  std::size_t velocity_max_tx = 10;                         ///< VELOCITY_MAX_TX
+  std::chrono::milliseconds velocity_window{3'600'000};     ///< VELOCITY_WINDOW
+  std::size_t structuring_min_recipients = 3;               ///< STRUCTURING_MIN_RECIPIENTS
+  std::chrono::milliseconds structuring_window{86'400'000}; ///< STRUCTURING_WINDOW
+  unsigned anomaly_factor = 10;                             ///< ANOMALY_FACTOR
+  std::size_t anomaly_min_history = 5;                      ///< ANOMALY_MIN_HISTORY
+  std::size_t wallet_history_max = 256;                     ///< WALLET_HISTORY_MAX
+  std::chrono::milliseconds wallet_idle_timeout{600'000};   ///< WALLET_IDLE_TIMEOUT
 };
 
 /// The actor runtime.
@@ -131,6 +176,8 @@ struct settings {
   scaling_settings scaling;
   cluster_settings cluster;
   storage_settings storage;
+  api_settings api;
+  scoring_settings scoring;
   runtime_settings runtime;
 };
 

@@ -885,7 +885,7 @@ TEST_CASE("the placeholders printed by render keep the value of an earlier sourc
 
 TEST_CASE("known_keys lists every key once and help_text documents each of them") {
   const auto& keys = known_keys();
-  CHECK(keys.size() == 39);
+  CHECK(keys.size() == 72);
   CHECK(keys.front() == "APP_ENV");
   CHECK(std::set<std::string>(keys.begin(), keys.end()).size() == keys.size());
   auto help = help_text();
@@ -907,4 +907,49 @@ TEST_CASE("environment_from_process reads the process environment") {
   auto env = environment_from_process();
   unsetenv("KLERNO_CONFIG_TEST_VARIABLE");
   CHECK(env["KLERNO_CONFIG_TEST_VARIABLE"] == "a=b");
+}
+
+TEST_CASE("the storage, API and scoring settings parse lists, fractions and numbers") {
+  auto s = load_env(
+    {{"DATABASE_READ_URLS", "postgresql://r:pw1@replica1/klerno, postgres://r:pw2@replica2/klerno"},
+     {"RISK_THRESHOLD", "0.8"},
+     {"MAX_AMOUNT", "1e12"},
+     {"CATEGORY_KEYWORDS_FEE", "Fee, gas ,commission"},
+     {"WRITER_BATCH_MAX_DELAY", "0ms"},
+     {"DB_POOL_MIN", "0"}});
+  REQUIRE(s.storage.database_read_urls.size() == 2);
+  CHECK(s.storage.database_read_urls[1].reveal() == "postgres://r:pw2@replica2/klerno");
+  CHECK(s.api.risk_threshold == 80);
+  CHECK(s.api.max_amount == "1e12");
+  CHECK(s.scoring.fee_keywords == std::vector<std::string>{"fee", "gas", "commission"});
+  CHECK(s.storage.writer_batch_max_delay == std::chrono::milliseconds{0});
+  CHECK(s.storage.pool_min == 0);
+  CHECK(load_env({{"RISK_THRESHOLD", "1"}}).api.risk_threshold == 100);
+  CHECK(load_env({{"RISK_THRESHOLD", "0.05"}}).api.risk_threshold == 5);
+  CHECK(load_env({}).api.risk_threshold == 75);
+}
+
+TEST_CASE("invalid storage, API and scoring settings name their key") {
+  CHECK(env_error({{"RISK_THRESHOLD", "1.5"}}).key() == "RISK_THRESHOLD");
+  CHECK(env_error({{"RISK_THRESHOLD", "0.755"}}).key() == "RISK_THRESHOLD");
+  CHECK(env_error({{"RISK_THRESHOLD", "-0.1"}}).key() == "RISK_THRESHOLD");
+  CHECK(env_error({{"MAX_AMOUNT", "0"}}).key() == "MAX_AMOUNT");
+  CHECK(env_error({{"MAX_AMOUNT", "-5"}}).key() == "MAX_AMOUNT");
+  CHECK(env_error({{"MAX_AMOUNT", "inf"}}).key() == "MAX_AMOUNT");
+  CHECK(env_error({{"CATEGORY_KEYWORDS_TRADE", "swap,,trade"}}).key() == "CATEGORY_KEYWORDS_TRADE");
+  CHECK(env_error({{"SUSPICIOUS_MEMO_WORDS", ""}}).key() == "SUSPICIOUS_MEMO_WORDS");
+  CHECK(env_error({{"DB_POOL_MIN", "9"}, {"DB_POOL_MAX", "4"}}).key() == "DB_POOL_MAX");
+  CHECK(env_error({{"PAGE_LIMIT_DEFAULT", "600"}}).key() == "PAGE_LIMIT_MAX");
+  auto e = env_error({{"DATABASE_READ_URLS", "postgresql://a:pw@h/db,mysql://b:secretpw@h/db"}});
+  CHECK(e.key() == "DATABASE_READ_URLS");
+  CHECK(std::string{e.what()}.find("secretpw") == std::string::npos);
+}
+
+TEST_CASE("replica URLs are printed with their passwords redacted") {
+  auto s = load_env({{"DATABASE_READ_URLS", "postgresql://r:pw1@a/k,postgresql://r:pw2@b/k"}});
+  auto out = render(s);
+  CHECK(out.find("DATABASE_READ_URLS=postgresql://r:***@a/k,postgresql://r:***@b/k\n")
+        != std::string::npos);
+  CHECK(out.find("pw1") == std::string::npos);
+  CHECK(out.find("pw2") == std::string::npos);
 }
