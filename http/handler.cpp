@@ -31,6 +31,12 @@ void responder::operator()(response res) const {
   }
 }
 
+void responder::stream(response head, std::shared_ptr<body_source> source) const {
+  if (!state_->done.exchange(true, std::memory_order_acq_rel)) {
+    state_->sink->deliver_stream(state_->seq, std::move(head), std::move(source));
+  }
+}
+
 void responder::error(status s, std::string_view message, std::string_view details_json) const {
   (*this)(make_error(s, message, state_->request_id, details_json));
 }

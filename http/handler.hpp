@@ -22,6 +22,26 @@ namespace klerno::http {
 
 class actor_bridge;
 
+/// One piece of a streamed body.
+struct body_piece {
+  std::string data;    ///< bytes to send (may be empty)
+  bool last = false;   ///< no piece follows
+  bool failed = false; ///< the source failed: the connection closes without finishing the body
+};
+
+/// Produces a streamed body, sent with chunked transfer encoding. The session asks for the next
+/// piece only once the previous one is written, so a response of any size needs the memory of
+/// one piece.
+class body_source {
+public:
+  virtual ~body_source() = default;
+
+  /// Produces the next piece: calls `emit` exactly once, now or later, on the io thread that
+  /// asked (the bridge's response handlers run there). A source that does not emit within
+  /// HTTP_REQUEST_TIMEOUT gets its connection closed.
+  virtual void next(std::function<void(body_piece)> emit) = 0;
+};
+
 /// Receives the answer for request number `seq` of a connection (implemented by the session).
 class reply_sink {
 public:
@@ -29,6 +49,9 @@ public:
 
   /// Delivers the response of request `seq`; may be called from any thread.
   virtual void deliver(uint64_t seq, response res) = 0;
+
+  /// Delivers the head of a streamed response whose body comes from `source`.
+  virtual void deliver_stream(uint64_t seq, response head, std::shared_ptr<body_source> source) = 0;
 };
 
 /// Completes one request. Copyable; the first call wins and later calls are ignored. If every
@@ -43,6 +66,10 @@ public:
 
   /// Answers the request with the JSON error envelope.
   void error(status s, std::string_view message, std::string_view details_json = "{}") const;
+
+  /// Answers the request with `head` (status and headers; its body is ignored) and a body
+  /// streamed from `source`.
+  void stream(response head, std::shared_ptr<body_source> source) const;
 
   /// Returns the request id (for envelopes built by the handler).
   const std::string& request_id() const noexcept;

@@ -5,7 +5,9 @@
 #include <limits>
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/beast/core/string.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/read.hpp>
@@ -448,7 +450,14 @@ void session::deliver(uint64_t seq, response res) {
                 });
 }
 
-void session::on_deliver(uint64_t seq, response res) {
+void session::deliver_stream(uint64_t seq, response head, std::shared_ptr<body_source> source) {
+  net::dispatch(socket_.get_executor(), [self = shared_from_this(), seq, head = std::move(head),
+                                         source = std::move(source)]() mutable {
+    self->on_deliver(seq, std::move(head), std::move(source));
+  });
+}
+
+void session::on_deliver(uint64_t seq, response res, std::shared_ptr<body_source> source) {
   if (closed_ || slots_.empty() || seq < slots_.front().seq) {
     return;
   }
@@ -461,6 +470,7 @@ void session::on_deliver(uint64_t seq, response res) {
     return;
   }
   s.res = std::move(res);
+  s.source = std::move(source);
   try {
     finalize(s);
   } catch (const std::exception& e) {
@@ -468,6 +478,7 @@ void session::on_deliver(uint64_t seq, response res) {
     runtime::logging::get("http")->error("invalid response for {} (request_id={}): {}", s.path,
                                          s.request_id, e.what());
     s.res = make_error(status::internal_server_error, "internal error", s.request_id);
+    s.source.reset();
     finalize(s);
   }
   s.ready = true;
@@ -481,6 +492,15 @@ void session::finalize(slot& s) {
   res.set(beast::http::field::server, "klerno");
   res.set(beast::http::field::date, worker_.http_date());
   res.set(request_id_header, s.request_id);
+  if (s.source) {
+    // Streamed: the head goes out on its own, the body follows in chunks.
+    s.head_msg = std::make_unique<beast::http::response<beast::http::empty_body>>(res.result(), 11);
+    for (const auto& field : res) {
+      s.head_msg->set(field.name_string(), field.value());
+    }
+    s.head_msg->chunked(true);
+    return;
+  }
   res.prepare_payload();
   if (s.head) {
     res.body().clear(); // Content-Length stays that of the GET response
@@ -501,6 +521,10 @@ void session::maybe_write() {
   writing_ = true;
   write_deadline_ = clock::now() + srv_.settings().write_timeout;
   arm(write_deadline_);
+  if (s.source) {
+    write_stream_head(s);
+    return;
+  }
   beast::http::async_write(socket_, s.res,
                            [self = shared_from_this()](boost::system::error_code ec,
                                                        std::size_t n) { self->on_write(ec, n); });
@@ -516,6 +540,10 @@ void session::on_write(boost::system::error_code ec, std::size_t bytes) {
     close();
     return;
   }
+  finish_front(bytes);
+}
+
+void session::finish_front(std::size_t bytes) {
   auto& s = slots_.front();
   record(s, bytes);
   bool close_after = s.close_after;
@@ -530,6 +558,101 @@ void session::on_write(boost::system::error_code ec, std::size_t bytes) {
   }
   maybe_write();
   do_read();
+}
+
+// -- streamed responses -----------------------------------------------------------
+
+void session::write_stream_head(slot& s) {
+  s.head_msg->keep_alive(!s.close_after);
+  s.head_sr =
+    std::make_unique<beast::http::response_serializer<beast::http::empty_body>>(*s.head_msg);
+  beast::http::async_write_header(
+    socket_, *s.head_sr, [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+      self->write_deadline_ = clock::time_point::max();
+      if (self->closed_) {
+        return;
+      }
+      if (ec) {
+        self->close();
+        return;
+      }
+      auto& front = self->slots_.front();
+      front.streamed += n;
+      if (front.head) {
+        self->writing_ = false;
+        self->finish_front(front.streamed); // HEAD: no body
+        return;
+      }
+      self->pull_piece();
+    });
+}
+
+void session::pull_piece() {
+  auto& s = slots_.front();
+  // writing_ stays set while the source works, so no other response overtakes this one; the
+  // source gets HTTP_REQUEST_TIMEOUT (+ grace) per piece.
+  write_deadline_ = clock::now() + srv_.settings().request_timeout + answer_grace;
+  arm(write_deadline_);
+  auto seq = s.seq;
+  auto source = s.source;
+  // post, not dispatch: a source that emits at once must not recurse once per piece.
+  source->next([self = shared_from_this(), seq](body_piece p) {
+    net::post(self->socket_.get_executor(),
+              [self, seq, p = std::move(p)]() mutable { self->on_piece(seq, std::move(p)); });
+  });
+}
+
+void session::on_piece(uint64_t seq, body_piece p) {
+  if (closed_ || slots_.empty() || slots_.front().seq != seq) {
+    return;
+  }
+  auto& s = slots_.front();
+  if (p.failed) {
+    runtime::logging::get("http")->error(
+      "streamed response for {} failed after {} bytes (request_id={}); closing the connection",
+      s.path, s.streamed, s.request_id);
+    close();
+    return;
+  }
+  s.piece = std::move(p.data);
+  bool last = p.last;
+  write_deadline_ = clock::now() + srv_.settings().write_timeout;
+  arm(write_deadline_);
+  auto on_written = [self = shared_from_this(), last](boost::system::error_code ec, std::size_t n) {
+    self->write_deadline_ = clock::time_point::max();
+    if (self->closed_) {
+      return;
+    }
+    if (ec) {
+      self->close();
+      return;
+    }
+    auto& front = self->slots_.front();
+    front.streamed += n;
+    front.piece.clear();
+    if (!last) {
+      self->pull_piece();
+      return;
+    }
+    net::async_write(self->socket_, beast::http::make_chunk_last(),
+                     [self](boost::system::error_code lec, std::size_t m) {
+                       self->writing_ = false;
+                       self->write_deadline_ = clock::time_point::max();
+                       if (self->closed_) {
+                         return;
+                       }
+                       if (lec) {
+                         self->close();
+                         return;
+                       }
+                       self->finish_front(self->slots_.front().streamed + m);
+                     });
+  };
+  if (s.piece.empty()) {
+    on_written({}, 0);
+    return;
+  }
+  net::async_write(socket_, beast::http::make_chunk(net::buffer(s.piece)), std::move(on_written));
 }
 
 void session::record(const slot& s, std::size_t bytes) {

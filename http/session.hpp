@@ -21,7 +21,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/serializer.hpp>
 
 #include "http/handler.hpp"
 #include "http/router.hpp"
@@ -52,6 +54,9 @@ public:
   /// Delivers the response of request `seq` (any thread).
   void deliver(uint64_t seq, response res) override;
 
+  /// Delivers the head of a streamed response of request `seq` (any thread).
+  void deliver_stream(uint64_t seq, response head, std::shared_ptr<body_source> source) override;
+
 private:
   /// A request that was read and waits for (or holds) its response.
   struct slot {
@@ -66,6 +71,13 @@ private:
     std::string path; ///< for the access log (no query string)
     clock::time_point started;
     response res;
+    // Streamed responses only:
+    std::shared_ptr<body_source> source; ///< produces the body
+    std::unique_ptr<boost::beast::http::response<boost::beast::http::empty_body>> head_msg;
+    std::unique_ptr<boost::beast::http::response_serializer<boost::beast::http::empty_body>>
+      head_sr;
+    std::string piece;        ///< the piece being written
+    std::size_t streamed = 0; ///< bytes written so far
   };
 
   void do_read();
@@ -79,7 +91,11 @@ private:
   void respond_now(slot& s, response res);
   slot& push_slot(verb method, std::string request_id, std::string path);
   void reject(status st, std::string_view message, std::string_view details = "{}");
-  void on_deliver(uint64_t seq, response res);
+  void on_deliver(uint64_t seq, response res, std::shared_ptr<body_source> source = nullptr);
+  void write_stream_head(slot& s);
+  void pull_piece();
+  void on_piece(uint64_t seq, body_piece p);
+  void finish_front(std::size_t bytes);
   void finalize(slot& s);
   void maybe_write();
   void on_write(boost::system::error_code ec, std::size_t bytes);
