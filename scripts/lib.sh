@@ -4,6 +4,8 @@
 KLERNO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 KLERNO_BUILD_DIR=${KLERNO_BUILD_DIR:-$KLERNO_ROOT/build/release}
 KLERNO_RUN_DIR=${KLERNO_RUN_DIR:-$KLERNO_ROOT/.run}
+# PostgreSQL of the local stack (scripts/pg start/stop; data, logs and env file).
+KLERNO_PG_DIR=${KLERNO_PG_DIR:-$KLERNO_RUN_DIR/pg}
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -21,14 +23,16 @@ as_root() {
 
 # Installs the Debian packages of the named groups that are missing.
 #   build: compilers and libraries; test: + the test framework; bench: + nginx, wrk
+#   pg: the PostgreSQL server and client (scripts/pg; the binaries are found with pg_config)
 ensure_packages() {
   local pkgs=()
   for group in "$@"; do
     case "$group" in
       build) pkgs+=(g++ cmake ninja-build pkg-config libcaf-dev libboost-dev libspdlog-dev libfmt-dev
-                    nlohmann-json3-dev libssl-dev curl) ;;
+                    nlohmann-json3-dev libssl-dev curl libpqxx-dev) ;;
       test) pkgs+=(catch2 clang-format curl) ;;
       bench) pkgs+=(nginx-light wrk curl python3) ;;
+      pg) pkgs+=(libpq-dev postgresql) ;;
       *) die "unknown package group: $group" ;;
     esac
   done
@@ -69,3 +73,6 @@ wait_http_ok() {
   done
   return 1
 }
+
+# Prints the value of KEY in a file of KEY=VALUE lines (e.g. the env file of scripts/pg).
+kv_get() { sed -n "s/^$2=//p" "$1" | tail -n 1; }
