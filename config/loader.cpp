@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <limits>
@@ -677,12 +678,14 @@ option hundredths_option(std::string key, std::string doc, At at) {
 // A positive decimal number written with digits, an optional fraction and exponent; kept as text.
 template <class At>
 option positive_number_option(std::string key, std::string doc, At at) {
-  auto o = make_option(key, "positive decimal number, like 1000000 or 1e15", std::move(doc));
+  auto o =
+    make_option(key, "positive decimal number up to 1e18, like 1000000 or 1e15", std::move(doc));
   o.parse = [key, at](settings& s, std::string_view v, std::string_view from) {
     static const std::regex number{R"(^[0-9]+(\.[0-9]+)?([eE][+]?[0-9]{1,2})?$)"};
     std::string text{v};
-    if (!std::regex_match(text, number) || text.find_first_not_of("0.eE+") == std::string::npos) {
-      fail(key, quoted(v) + " is not a positive decimal number (like 1e15)", from);
+    if (!std::regex_match(text, number) || text.find_first_not_of("0.eE+") == std::string::npos
+        || std::strtod(text.c_str(), nullptr) > 1e18) {
+      fail(key, quoted(v) + " is not a positive decimal number up to 1e18 (like 1e15)", from);
     }
     at(s) = text;
   };
@@ -898,6 +901,10 @@ std::vector<option> make_options() {
     "DB_POOL_QUEUE_MAX", 1, 1'000'000, "Requests waiting for a connection; more get 503.",
     [](auto& s) -> auto& { return s.storage.pool_queue_max; }));
   t.push_back(duration_option(
+    "DB_POOL_QUEUE_TIMEOUT", ms{1},
+    "Longest a request waits for a connection; then it gets 503 instead of running late.",
+    [](auto& s) -> auto& { return s.storage.pool_queue_timeout; }));
+  t.push_back(duration_option(
     "DB_STATEMENT_TIMEOUT", ms{1}, "Longest a database statement may run.",
     [](auto& s) -> auto& { return s.storage.statement_timeout; }));
   t.push_back(duration_option(
@@ -919,6 +926,10 @@ std::vector<option> make_options() {
   t.push_back(uint_option(
     "WRITER_MAX_INFLIGHT", 1, 64, "Group commits in flight at once.",
     [](auto& s) -> auto& { return s.storage.writer_max_inflight; }));
+  t.push_back(uint_option(
+    "WRITER_MAX_PENDING_ROWS", 1, 10'000'000,
+    "Rows waiting for a group commit; more get 503 at once (back pressure).",
+    [](auto& s) -> auto& { return s.storage.writer_max_pending_rows; }));
   t.push_back(url_option(
     "REDIS_URL", {"redis://", "rediss://"}, "Redis connection URL; empty: no cache.",
     [](auto& s) -> auto& { return s.storage.redis_url; }));

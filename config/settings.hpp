@@ -110,6 +110,7 @@ struct storage_settings {
   unsigned pool_min = 2;                  ///< DB_POOL_MIN (URL min_connections wins)
   unsigned pool_max = 8;                  ///< DB_POOL_MAX (URL max_connections wins)
   std::size_t pool_queue_max = 10'000;    ///< DB_POOL_QUEUE_MAX: waiting requests -> 503
+  std::chrono::milliseconds pool_queue_timeout{5'000}; ///< DB_POOL_QUEUE_TIMEOUT -> 503
   std::chrono::milliseconds statement_timeout{5'000};  ///< DB_STATEMENT_TIMEOUT
   std::chrono::milliseconds connect_timeout{3'000};    ///< DB_CONNECT_TIMEOUT
   unsigned circuit_failures = 3;                       ///< DB_CIRCUIT_FAILURES
@@ -117,6 +118,7 @@ struct storage_settings {
   std::size_t writer_batch_max_rows = 512;             ///< WRITER_BATCH_MAX_ROWS
   std::chrono::milliseconds writer_batch_max_delay{2}; ///< WRITER_BATCH_MAX_DELAY (0: none)
   unsigned writer_max_inflight = 4;                    ///< WRITER_MAX_INFLIGHT
+  std::size_t writer_max_pending_rows = 65'536;        ///< WRITER_MAX_PENDING_ROWS -> 503
   secret redis_url; ///< REDIS_URL (redis://...), may carry a password
 };
 

@@ -885,7 +885,7 @@ TEST_CASE("the placeholders printed by render keep the value of an earlier sourc
 
 TEST_CASE("known_keys lists every key once and help_text documents each of them") {
   const auto& keys = known_keys();
-  CHECK(keys.size() == 72);
+  CHECK(keys.size() == 74);
   CHECK(keys.front() == "APP_ENV");
   CHECK(std::set<std::string>(keys.begin(), keys.end()).size() == keys.size());
   auto help = help_text();
@@ -936,6 +936,7 @@ TEST_CASE("invalid storage, API and scoring settings name their key") {
   CHECK(env_error({{"MAX_AMOUNT", "0"}}).key() == "MAX_AMOUNT");
   CHECK(env_error({{"MAX_AMOUNT", "-5"}}).key() == "MAX_AMOUNT");
   CHECK(env_error({{"MAX_AMOUNT", "inf"}}).key() == "MAX_AMOUNT");
+  CHECK(env_error({{"MAX_AMOUNT", "1e19"}}).key() == "MAX_AMOUNT");
   CHECK(env_error({{"CATEGORY_KEYWORDS_TRADE", "swap,,trade"}}).key() == "CATEGORY_KEYWORDS_TRADE");
   CHECK(env_error({{"SUSPICIOUS_MEMO_WORDS", ""}}).key() == "SUSPICIOUS_MEMO_WORDS");
   CHECK(env_error({{"DB_POOL_MIN", "9"}, {"DB_POOL_MAX", "4"}}).key() == "DB_POOL_MAX");
