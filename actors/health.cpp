@@ -3,9 +3,11 @@
 #include <fmt/format.h>
 
 #include <caf/actor_cast.hpp>
+#include <caf/actor_registry.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/storage/messages.hpp"
 #include "runtime/process_stats.hpp"
 
 namespace klerno::actors {
@@ -14,6 +16,7 @@ namespace {
 
 struct health_state {
   health_config cfg;
+  std::vector<runtime::check_status> dependencies; ///< last result per dependency, in order
   std::chrono::steady_clock::time_point next_tick;
   std::chrono::steady_clock::time_point last_sample_mono;
   double last_cpu_seconds = 0;
@@ -53,14 +56,59 @@ snapshot_ptr sample(health_pointer self) {
   sched.detail = fmt::format("timer lag {:.3f} ms", st.lag.count() / 1000.0);
   sched.checked_at = snap.sampled_at;
   snap.checks.push_back(std::move(sched));
+  for (const auto& d : st.dependencies) {
+    snap.checks.push_back(d);
+  }
   st.cfg.board->publish(snap);
   return st.cfg.board->snapshot();
 }
 
+/// Pings every dependency; each answer updates its status and publishes a snapshot.
+void check_dependencies(health_pointer self) {
+  auto& st = self->state;
+  for (std::size_t i = 0; i < st.cfg.dependencies.size(); ++i) {
+    const auto& dep = st.cfg.dependencies[i];
+    auto record = [self, i](bool ok, std::chrono::microseconds latency, std::string detail) {
+      auto& status = self->state.dependencies[i];
+      status.ok = ok;
+      status.latency = latency;
+      status.detail = std::move(detail);
+      status.checked_at = std::chrono::system_clock::now();
+      sample(self);
+    };
+    auto pool = caf::actor_cast<storage::pool_actor>(self->system().registry().get(dep.actor));
+    if (!pool) {
+      record(false, {}, "not running");
+      continue;
+    }
+    auto started = std::chrono::steady_clock::now();
+    self->request(pool, st.cfg.check_timeout, storage::ping_atom::value)
+      .then(
+        [record](caf::timespan latency) {
+          record(true, std::chrono::duration_cast<std::chrono::microseconds>(latency),
+                 fmt::format("ping {:.3f} ms",
+                             std::chrono::duration<double, std::milli>(latency).count()));
+        },
+        [record, started](caf::error& err) {
+          auto took = std::chrono::duration_cast<std::chrono::microseconds>(
+            std::chrono::steady_clock::now() - started);
+          record(false, took, storage::error_text(err));
+        });
+  }
+}
+
 health_actor::behavior_type health_impl(health_pointer self, health_config cfg) {
+  for (const auto& dep : cfg.dependencies) {
+    runtime::check_status status;
+    status.name = dep.name;
+    status.required = dep.required;
+    status.detail = "not checked yet";
+    self->state.dependencies.push_back(std::move(status));
+  }
   self->state.cfg = cfg;
   self->state.next_tick = std::chrono::steady_clock::now();
   sample(self);
+  check_dependencies(self);
   self->state.next_tick += cfg.sample_interval;
   self->delayed_send(self, cfg.sample_interval, tick_atom::value);
   return {
@@ -72,6 +120,7 @@ health_actor::behavior_type health_impl(health_pointer self, health_config cfg) 
       st.lag = std::chrono::duration_cast<std::chrono::microseconds>(
         now > st.next_tick ? now - st.next_tick : std::chrono::steady_clock::duration::zero());
       sample(self);
+      check_dependencies(self);
       st.next_tick = now + st.cfg.sample_interval;
       self->delayed_send(self, st.cfg.sample_interval, tick_atom::value);
     },

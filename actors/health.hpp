@@ -1,13 +1,15 @@
 #pragma once
 
 // The health actor: keeps the node's health snapshot. Every `sample_interval` it samples the
-// process (memory, CPU) and measures how late its own timer fired (a starved scheduler shows up
-// here first), then publishes a snapshot to the health board, from which the probes answer
-// without calling anything inline. It also answers the liveness ping (proof that the actor system
-// schedules work) and requests for the current snapshot.
+// process (memory, CPU), measures how late its own timer fired (a starved scheduler shows up
+// here first) and pings its dependencies (database pools), then publishes a snapshot to the
+// health board, from which the probes answer without calling anything inline. It also answers the
+// liveness ping (proof that the actor system schedules work) and requests for the current snapshot.
 
 #include <chrono>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
@@ -37,11 +39,21 @@ using health_actor =
   caf::typed_actor<caf::replies_to<ping_atom>::with<pong_atom>,
                    caf::replies_to<caf::get_atom>::with<snapshot_ptr>, caf::reacts_to<tick_atom>>;
 
+/// A dependency the health actor checks every `sample_interval`: a database pool found in the
+/// actor registry, pinged (one trivial query) with a timeout.
+struct dependency_check {
+  std::string name;      ///< "database", "database_replica_0", ...
+  caf::atom_value actor; ///< registry name of the pool (storage::primary_name, ...)
+  bool required = true;  ///< a failing required check makes /readiness answer 503
+};
+
 /// Settings of the health actor.
 struct health_config {
   runtime::health_board* board = nullptr;             ///< where snapshots are published
-  std::chrono::milliseconds sample_interval{1'000};   ///< process sampling period
+  std::chrono::milliseconds sample_interval{1'000};   ///< process sampling and check period
   std::chrono::milliseconds max_scheduler_lag{1'000}; ///< a later tick marks "scheduler" failed
+  std::chrono::milliseconds check_timeout{2'000};     ///< a dependency slower than this fails
+  std::vector<dependency_check> dependencies;         ///< checked in this order
 };
 
 /// Spawns a health actor (as an untyped handle, for the supervisor).
