@@ -22,4 +22,7 @@ std::string percent_decode(std::string_view s);
 /// above U+10FFFF).
 bool valid_utf8(std::string_view s) noexcept;
 
+/// Percent-encodes `s` for use as one path segment (RFC 3986 unreserved characters stay).
+std::string percent_encode(std::string_view s);
+
 } // namespace klerno::http::api
