@@ -18,17 +18,23 @@
 #include <boost/asio/steady_timer.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/send.hpp>
 #include <fmt/format.h>
 
 #include "actors/health.hpp"
+#include "actors/model/decimal.hpp"
+#include "actors/storage/pg/pg_session.hpp"
+#include "actors/storage/storage.hpp"
+#include "actors/storage/url.hpp"
+#include "actors/wallet/region.hpp"
 #include "cluster/identity.hpp"
 #include "config/secret.hpp"
-#include "http/chaos.hpp"
 #include "http/metrics.hpp"
 #include "http/probes.hpp"
 #include "http/router.hpp"
+#include "http/routes.hpp"
 #include "http/server.hpp"
 #include "runtime/errc.hpp"
 #include "runtime/health_board.hpp"
@@ -229,9 +235,100 @@ void write_ports_file(const std::string& path, uint16_t http_port,
 
 /// The supervisor tree of a node (this issue: the health actor; later issues add storage,
 /// cache, cluster and edge subtrees).
+/// Maps the node's configuration onto the storage layer's settings.
+actors::storage::settings storage_settings(const config::settings& cfg) {
+  actors::storage::settings s;
+  const auto& c = cfg.storage;
+  s.primary_url = c.database_url;
+  s.replica_urls = c.database_read_urls;
+  // Pool bounds given in DATABASE_URL (the seed's `?min_connections=&max_connections=`) win.
+  auto params = actors::storage::parse_pool_url(c.database_url.reveal());
+  if (!params.min_connections) {
+    s.pool_min = c.pool_min;
+  }
+  if (!params.max_connections) {
+    s.pool_max = c.pool_max;
+  }
+  s.queue_max = c.pool_queue_max;
+  s.queue_timeout = c.pool_queue_timeout;
+  s.statement_timeout = c.statement_timeout;
+  s.connect_timeout = c.connect_timeout;
+  s.circuit_failures = c.circuit_failures;
+  s.circuit_cooldown = c.circuit_cooldown;
+  s.writer_batch_max_rows = c.writer_batch_max_rows;
+  s.writer_batch_max_delay = c.writer_batch_max_delay;
+  s.writer_max_inflight = c.writer_max_inflight;
+  s.writer_max_pending_rows = c.writer_max_pending_rows;
+  return s;
+}
+
+/// The rule table's configuration.
+actors::scoring::rules_config rules_config(const config::scoring_settings& c) {
+  actors::scoring::rules_config r;
+  r.suspicious_words = c.suspicious_words;
+  r.categories.income = c.income_keywords;
+  r.categories.fee = c.fee_keywords;
+  r.categories.trade = c.trade_keywords;
+  r.categories.transfer = c.transfer_keywords;
+  return r;
+}
+
+/// The stateful signals' configuration.
+actors::scoring::signal_config signal_config(const config::scoring_settings& c) {
+  actors::scoring::signal_config s;
+  s.velocity_max_tx = static_cast<int>(c.velocity_max_tx);
+  s.velocity_window =
+    std::chrono::duration_cast<actors::model::timestamp::duration>(c.velocity_window);
+  s.structuring_min_recipients = static_cast<int>(c.structuring_min_recipients);
+  s.structuring_window =
+    std::chrono::duration_cast<actors::model::timestamp::duration>(c.structuring_window);
+  s.anomaly_factor = static_cast<int>(c.anomaly_factor);
+  s.anomaly_min_history = c.anomaly_min_history;
+  s.history_max = c.wallet_history_max;
+  return s;
+}
+
+/// Spawns an actor that applies the database migrations (through the primary pool, which takes
+/// an advisory lock so that racing nodes apply each migration once), retrying with backoff until
+/// they succeed; then calls `done(applied)` and exits.
+caf::actor spawn_migrator(caf::actor_system& sys, std::function<void(uint64_t)> done) {
+  using retry_atom = caf::atom_constant<caf::atom("retry")>;
+  return sys.spawn([done](caf::event_based_actor* self) -> caf::behavior {
+    auto delay = std::make_shared<std::chrono::milliseconds>(250);
+    auto attempt = [self, done, delay] {
+      auto primary = caf::actor_cast<actors::storage::pool_actor>(
+        self->system().registry().get(actors::storage::primary_name));
+      auto retry = [self, delay](const std::string& why) {
+        runtime::logging::get("db")->warn("migrations not applied yet ({}); retrying in {} ms", why,
+                                          delay->count());
+        self->delayed_send(self, *delay, retry_atom::value);
+        *delay = std::min(*delay * 2, std::chrono::milliseconds{5'000});
+      };
+      if (!primary) {
+        retry("the primary pool is not running");
+        return;
+      }
+      self->request(primary, std::chrono::minutes(5), actors::storage::migrate_atom::value)
+        .then(
+          [self, done](uint64_t applied) {
+            done(applied);
+            self->quit();
+          },
+          [retry](caf::error& err) { retry(actors::storage::error_text(err)); });
+    };
+    attempt();
+    return {[attempt](retry_atom) {
+      attempt();
+    }};
+  });
+}
+
+/// The supervisor tree of a node: root -> {health, storage {pools, writer, reads}, wallets}.
 runtime::supervisor_spec make_tree(const config::settings& cfg, caf::actor_system& sys,
                                    runtime::health_board& board,
-                                   runtime::metrics::counter_family& restarts) {
+                                   runtime::metrics::counter_family& restarts,
+                                   const actors::storage::metrics_ptr& storage_metrics,
+                                   const std::shared_ptr<actors::wallet::wallet_metrics>& wallets) {
   runtime::supervisor_hooks hooks;
   hooks.on_restart = [&restarts, &sys](const std::string& sup, const std::string& child,
                                        const caf::error& reason) {
@@ -258,13 +355,48 @@ runtime::supervisor_spec make_tree(const config::settings& cfg, caf::actor_syste
   health.name = "health";
   health.registry_name = actors::health_name;
   health.shutdown_timeout = cfg.lifecycle.stop_timeout;
-  health.start = [&board, &cfg](caf::actor_system& sys) -> caf::expected<caf::actor> {
+  bool with_db = !cfg.storage.database_url.empty();
+  health.start = [&board, &cfg, with_db](caf::actor_system& sys) -> caf::expected<caf::actor> {
     actors::health_config hc;
     hc.board = &board;
     hc.sample_interval = cfg.health.check_interval;
+    hc.check_timeout =
+      std::min<std::chrono::milliseconds>(cfg.health.check_interval, std::chrono::seconds(2));
+    if (with_db) {
+      hc.dependencies.push_back({"database", actors::storage::primary_name, true});
+      for (std::size_t i = 0; i < cfg.storage.database_read_urls.size(); ++i) {
+        hc.dependencies.push_back(
+          {"database_replica_" + std::to_string(i), actors::storage::replica_name(i), false});
+      }
+    }
     return actors::spawn_health(sys, hc);
   };
   root.children.push_back(std::move(health));
+  if (with_db) {
+    auto st = storage_settings(cfg);
+    auto spec = actors::storage::storage_supervisor(st, actors::storage::pg::session_factories(st),
+                                                    storage_metrics, hooks);
+    for (const auto& c : spec.children) {
+      restarts.with({spec.name, c.name});
+    }
+    root.children.push_back(runtime::supervisor_child(std::move(spec)));
+
+    runtime::child_spec region;
+    region.name = "wallets";
+    region.registry_name = actors::wallet::region_name;
+    region.shutdown_timeout = cfg.lifecycle.stop_timeout;
+    actors::wallet::wallet_config wc;
+    wc.rules = rules_config(cfg.scoring);
+    wc.signals = signal_config(cfg.scoring);
+    wc.alert_threshold = cfg.api.risk_threshold;
+    wc.idle_timeout = cfg.scoring.wallet_idle_timeout;
+    wc.storage_timeout = cfg.http.request_timeout;
+    wc.metrics = wallets;
+    region.start = [wc](caf::actor_system& sys) -> caf::expected<caf::actor> {
+      return actors::wallet::spawn_region(sys, wc);
+    };
+    root.children.push_back(std::move(region));
+  }
   for (const auto& c : root.children) {
     declare(c);
   }
@@ -320,6 +452,8 @@ int run(const config::settings& cfg) {
   auto& restarts = metrics.counter("klerno_actor_restarts_total",
                                    "Children restarted by a supervisor.", {"supervisor", "child"});
   http::http_metrics http_metrics{metrics};
+  auto storage_metrics = std::make_shared<actors::storage::storage_metrics>(metrics);
+  auto wallet_metrics = std::make_shared<actors::wallet::wallet_metrics>(metrics);
 
   std::optional<caf::actor_system_config> caf_cfg;
   std::optional<caf::actor_system> sys;
@@ -354,7 +488,8 @@ int run(const config::settings& cfg) {
     components.add(
       "supervisor tree",
       [&] {
-        root = runtime::spawn_supervisor(*sys, make_tree(cfg, *sys, board, restarts));
+        root = runtime::spawn_supervisor(
+          *sys, make_tree(cfg, *sys, board, restarts, storage_metrics, wallet_metrics));
         root->attach_functor([&control, &shutdown, &root_exit, &sys](const caf::error& reason) {
           root_exit.set_value(reason);
           net::post(control, [&shutdown, &sys, reason] {
@@ -391,12 +526,19 @@ int run(const config::settings& cfg) {
         pc->environment = config::to_string(cfg.env);
         pc->liveness_timeout = cfg.health.liveness_timeout;
         pc->health_timeout = cfg.http.request_timeout;
-        http::add_probe_routes(api_routes, pc);
-        if (cfg.http.prometheus_enabled) {
-          http::add_metrics_route(api_routes, pc);
+        auto api = std::make_shared<http::api::api_context>();
+        api->settings = cfg.api;
+        api->rules = rules_config(cfg.scoring);
+        api->limits.max_memo_bytes = cfg.api.max_memo_bytes;
+        if (auto max = actors::model::decimal::parse(cfg.api.max_amount)) {
+          api->limits.max_amount = *max;
         }
+        api->storage_enabled = !cfg.storage.database_url.empty();
+        api->request_timeout = cfg.http.request_timeout;
+        api->scored = &wallet_metrics->scored;
+        http::add_all_routes(api_routes, pc, api,
+                             {cfg.http.prometheus_enabled, cfg.runtime.chaos_endpoints});
         if (cfg.runtime.chaos_endpoints) {
-          http::add_chaos_routes(api_routes);
           log->warn("CHAOS_ENDPOINTS is on: POST /chaos/actors/{name}/kill kills actors");
         }
         server = std::make_unique<http::server>(cfg.http, cfg.auth, *sys, http_metrics);
@@ -442,10 +584,26 @@ int run(const config::settings& cfg) {
     return exit_failure;
   }
 
-  if (board.current_phase() == runtime::phase::starting) {
-    board.set_phase(runtime::phase::serving);
-    auto ms = std::chrono::duration<double, std::milli>(steady_clock::now() - t0).count();
-    log->info("ready in {:.1f} ms", ms);
+  auto mark_ready = [&board, &log, t0](const std::string& what) {
+    if (board.current_phase() == runtime::phase::starting) {
+      board.set_phase(runtime::phase::serving);
+      auto ms = std::chrono::duration<double, std::milli>(steady_clock::now() - t0).count();
+      log->info("ready in {:.1f} ms{}", ms, what);
+    }
+  };
+  caf::actor migrator;
+  if (cfg.storage.database_url.empty()) {
+    mark_ready("");
+  } else {
+    // /startup (and readiness) wait until the schema is current; the listener already answers.
+    migrator = spawn_migrator(*sys, [&control, mark_ready](uint64_t applied) {
+      net::post(control, [mark_ready, applied] {
+        mark_ready(fmt::format(" (database schema current; {} migration(s) applied)", applied));
+      });
+    });
+    components.add(
+      "migrations", [] {},
+      [&migrator] { caf::anon_send_exit(migrator, caf::exit_reason::user_shutdown); });
   }
   if (!cfg.runtime.ports_file.empty()) {
     try {

@@ -17,10 +17,16 @@ TEST_CASE("secrets never appear in the logs") {
   const std::string db_password = "topsecretpw";
   auto format = GENERATE(as<std::string>{}, "text", "json");
   INFO("LOG_FORMAT=" << format);
+  // A database that refuses connections: the node logs its failed attempts, never the password.
   test_node node{{{"API_KEY", api_key},
-                  {"DATABASE_URL", "postgresql://u:" + db_password + "@localhost/db"},
+                  {"DATABASE_URL", "postgresql://u:" + db_password + "@127.0.0.1:1/db"},
+                  {"DB_CONNECT_TIMEOUT", "1s"},
                   {"LOG_FORMAT", format},
-                  {"LOG_LEVEL", "trace"}}};
+                  {"LOG_LEVEL", "trace"}},
+                 test_node::wait_for::live};
+  REQUIRE(poll_until(
+    [&] { return node.process().log().find("migrations not applied yet") != std::string::npos; },
+    10s));
   CHECK(node.get("/health", {{"X-API-Key", "not-the-key"}}).status == 401);
   CHECK(node.get("/health", {{"X-API-Key", api_key}}).status == 200);
   CHECK(node.get("/metrics-detailed", {{"X-API-Key", api_key}}).status == 200);

@@ -14,7 +14,7 @@ std::string node_binary() {
   return KLERNO_NODE_PATH;
 }
 
-test_node::test_node(const node_process::env_map& settings) : dir_("klerno-it") {
+test_node::test_node(const node_process::env_map& settings, wait_for until) : dir_("klerno-it") {
   node_process::env_map env{
     {"PORT", "0"},
     {"BIND_ADDRESS", "127.0.0.1"},
@@ -30,18 +30,19 @@ test_node::test_node(const node_process::env_map& settings) : dir_("klerno-it") 
   process_ =
     std::make_unique<node_process>(node_binary(), env, std::vector<std::string>{}, dir_.path());
   ports_ = process_->wait_for_ports(node_start_timeout);
-  // The ports file may appear a moment before the node reports ready: wait for /readiness.
+  // The ports file may appear a moment before the node reports ready: wait for the probe.
+  const char* probe = until == wait_for::ready ? "/readiness" : "/healthz";
   bool ready = poll_until(
-    [this] {
+    [this, probe] {
       try {
-        return get("/readiness").status == 200;
+        return get(probe).status == 200;
       } catch (const std::exception&) {
         return false;
       }
     },
     node_start_timeout);
   if (!ready) {
-    throw std::runtime_error("/readiness did not answer 200 within the start deadline");
+    throw std::runtime_error(std::string{probe} + " did not answer 200 within the start deadline");
   }
 }
 

@@ -35,10 +35,14 @@ std::string node_binary();
 /// A running node: the process, its directory and its ports.
 class test_node {
 public:
+  /// What the constructor waits for once the ports are known.
+  enum class wait_for { ready, live };
+
   /// Starts a node with the test defaults (PORT=0, BIND_ADDRESS=127.0.0.1, PORTS_FILE in its
   /// directory, API_KEY=test_api_key, WORKERS=2, ACTOR_THREADS=2, SHUTDOWN_GRACE=0s), `settings`
-  /// overriding them, then waits for its ports and for /readiness to answer 200.
-  explicit test_node(const node_process::env_map& settings = {});
+  /// overriding them, then waits for its ports and for /readiness (ready) or /healthz (live) to
+  /// answer 200.
+  explicit test_node(const node_process::env_map& settings = {}, wait_for until = wait_for::ready);
 
   /// Returns the port of the API listener.
   uint16_t port() const noexcept {
