@@ -27,7 +27,7 @@ struct reads_state {
 
 using reads_pointer = reads_actor::stateful_pointer<reads_state>;
 
-/// Routes a read that may lag: a replica (round robin), the primary when it is unavailable.
+/// Routes a read that may lag: a replica (round robin), the primary when the replica fails.
 template <class T, class Atom, class Query>
 caf::result<T> lagging(reads_pointer self, Atom atom, Query& q) {
   auto& st = self->state;
@@ -50,7 +50,13 @@ caf::result<T> lagging(reads_pointer self, Atom atom, Query& q) {
         if (st.pending.erase(id) == 0) {
           return;
         }
-        if (runtime::is(err, runtime::errc::unavailable)) {
+        // Fall back unless the primary would fail the same way: a refused query, a query too
+        // slow for the statement timeout, or a shutdown. Anything else on a replica (down, or
+        // behind the schema after a migration: "relation does not exist") is the replica's.
+        bool fallback = !runtime::is(err, runtime::errc::invalid_argument)
+                        && !runtime::is(err, runtime::errc::deadline_exceeded)
+                        && !runtime::is(err, runtime::errc::shutting_down);
+        if (fallback) {
           if (st.fallbacks != nullptr) {
             st.fallbacks->inc();
           }

@@ -1,6 +1,7 @@
 #include "actors/wallet/region.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -44,12 +45,32 @@ wallet_metrics::wallet_metrics(runtime::metrics::registry& reg)
                         "Stored transactions at or above RISK_THRESHOLD (raised once per tx_id).")
                .with({})) {}
 
+namespace detail {
+
+/// Internal: the transactions of one batch that belong to one wallet, in batch order.
+struct group_request {
+  std::vector<model::transaction> txs;
+};
+
+} // namespace detail
+
+} // namespace klerno::actors::wallet
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(klerno::actors::wallet::detail::group_request)
+
+namespace klerno::actors::wallet {
+
 namespace {
 
 using passivate_atom = caf::atom_constant<caf::atom("w_passiv")>;
 using idle_check_atom = caf::atom_constant<caf::atom("w_idle")>;
+using group_atom = caf::atom_constant<caf::atom("w_group")>;
+using detail::group_request;
 
-using promise = caf::typed_response_promise<store_reply>;
+using outcomes = std::vector<item_outcome>;
+
+/// Called once with the outcome of every transaction of a group, in order.
+using group_done = std::function<void(outcomes)>;
 
 storage::writer_actor find_writer(caf::actor_system& sys) {
   return caf::actor_cast<storage::writer_actor>(sys.registry().get(storage::writer_name));
@@ -62,6 +83,14 @@ storage::pool_actor find_primary(caf::actor_system& sys) {
 caf::error no_storage() {
   return runtime::make_error(runtime::errc::unavailable,
                              caf::make_message(std::string{"the storage is not running"}));
+}
+
+outcomes all_failed(std::size_t n, const caf::error& err) {
+  outcomes out(n);
+  for (auto& o : out) {
+    o.error = err;
+  }
+  return out;
 }
 
 /// Counts and logs what a committed store means: a new row, a duplicate, an alert.
@@ -82,26 +111,30 @@ void account(const wallet_config& cfg, const storage::stored& s) {
   }
 }
 
-/// Sends `tx` to the writer and calls `done(result or error)` from `self`'s context.
-template <class Self, class Done>
-void write(Self* self, const wallet_config& cfg, model::transaction tx, Done done) {
+/// Sends `rows` to the writer (one group commit request) and calls `done` with one outcome per
+/// row, from `self`'s context.
+template <class Self>
+void write(Self* self, const wallet_config& cfg, storage::tx_list rows, group_done done) {
   auto writer = find_writer(self->system());
+  auto n = rows.size();
   if (!writer) {
-    done(caf::expected<storage::stored>{no_storage()});
+    done(all_failed(n, no_storage()));
     return;
   }
-  storage::tx_list rows;
-  rows.push_back(std::move(tx));
   self->request(writer, cfg.storage_timeout, storage::store_atom::value, std::move(rows))
     .then(
-      [done](storage::stored_list& out) mutable {
-        if (out.size() != 1) {
-          done(caf::expected<storage::stored>{caf::make_error(caf::sec::unexpected_response)});
+      [done, n](storage::stored_list& out) {
+        if (out.size() != n) {
+          done(all_failed(n, caf::make_error(caf::sec::unexpected_response)));
           return;
         }
-        done(caf::expected<storage::stored>{std::move(out.front())});
+        outcomes result(n);
+        for (std::size_t i = 0; i < n; ++i) {
+          result[i].result = std::move(out[i]);
+        }
+        done(std::move(result));
       },
-      [done](caf::error& err) mutable { done(caf::expected<storage::stored>{std::move(err)}); });
+      [done, n](caf::error& err) { done(all_failed(n, err)); });
 }
 
 // -- the wallet actor ---------------------------------------------------------------------------
@@ -112,9 +145,9 @@ struct wallet_state {
   caf::actor region;
   scoring::wallet_history history;
   bool loaded = false;
-  std::vector<std::pair<promise, model::transaction>> stash; ///< requests before the load
-  uint64_t received = 0;     ///< store requests received (the region counts what it forwarded)
-  std::size_t in_flight = 0; ///< stores waiting for the writer
+  std::vector<std::pair<std::vector<model::transaction>, group_done>> stash; ///< before the load
+  uint64_t received = 0;     ///< requests received (the region counts what it forwarded)
+  std::size_t in_flight = 0; ///< groups waiting for the writer
   std::chrono::steady_clock::time_point last_active;
   bool passivating = false;
   static inline const char* name = "klerno.wallet";
@@ -122,55 +155,71 @@ struct wallet_state {
 
 using wallet_actor = caf::stateful_actor<wallet_state>;
 
-void handle_store(wallet_actor* self, promise rp, model::transaction tx) {
+/// Scores a group in order (each transaction sees the ones before it), stores it with one
+/// group commit, and reports one outcome per transaction.
+void handle_group(wallet_actor* self, std::vector<model::transaction> txs, group_done done) {
   auto& st = self->state;
   const auto& cfg = *st.cfg;
   st.last_active = std::chrono::steady_clock::now();
-  bool seen = st.history.contains(tx.tx_id);
-  auto a = scoring::assess(tx, cfg.rules);
-  if (!seen) {
-    scoring::merge(a, scoring::evaluate(st.history, tx, cfg.signals));
+  // Transactions new to this wallet's history, added at once so that the next ones (in this
+  // group or the next request) see them even before they are committed; taken back if they turn
+  // out to be repeats or fail.
+  auto added = std::make_shared<std::vector<bool>>(txs.size(), false);
+  for (std::size_t i = 0; i < txs.size(); ++i) {
+    auto& tx = txs[i];
+    bool seen = st.history.contains(tx.tx_id);
+    auto a = scoring::assess(tx, cfg.rules);
+    if (!seen) {
+      scoring::merge(a, scoring::evaluate(st.history, tx, cfg.signals));
+    }
+    tx.category = scoring::categorize(tx, cfg.rules.categories);
+    scoring::apply(tx, a);
+    if (cfg.metrics) {
+      cfg.metrics->scored.with({tx.risk_bucket}).inc();
+    }
+    if (!seen) {
+      (*added)[i] = st.history.add(scoring::entry_of(tx));
+    }
   }
-  tx.category = scoring::categorize(tx, cfg.rules.categories);
-  scoring::apply(tx, a);
-  if (cfg.metrics) {
-    cfg.metrics->scored.with({tx.risk_bucket}).inc();
-  }
-  // Counted at once, so the next transaction of this wallet sees this one even before it is
-  // committed; taken back if it turns out to be a repeat or fails.
-  auto tx_id = tx.tx_id;
-  if (!seen) {
-    st.history.add(scoring::entry_of(tx));
+  std::vector<std::string> ids;
+  ids.reserve(txs.size());
+  for (const auto& tx : txs) {
+    ids.push_back(tx.tx_id);
   }
   ++st.in_flight;
-  write(self, cfg, std::move(tx),
-        [self, rp, tx_id, seen](caf::expected<storage::stored> res) mutable {
-          auto& st = self->state;
-          --st.in_flight;
-          st.last_active = std::chrono::steady_clock::now();
-          if (!res) {
-            if (!seen) {
-              st.history.remove(tx_id);
-            }
-            rp.deliver(std::move(res.error()));
-            return;
-          }
-          if (!res->inserted && !seen) {
-            // It was stored before this wallet's history reached back to it: keep the stored
-            // version (its time and amount), not the repeat's.
-            st.history.remove(tx_id);
-            st.history.add(scoring::entry_of(res->row));
-          }
-          account(*st.cfg, *res);
-          rp.deliver(store_reply{std::move(*res)});
-        });
+  write(self, cfg, std::move(txs), [self, done, added, ids = std::move(ids)](outcomes out) {
+    auto& st = self->state;
+    --st.in_flight;
+    st.last_active = std::chrono::steady_clock::now();
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      auto& o = out[i];
+      if (o.error) {
+        if ((*added)[i]) {
+          st.history.remove(ids[i]);
+        }
+        continue;
+      }
+      if (!o.result.inserted && (*added)[i]) {
+        // It was stored before this wallet's history reached back to it: keep the stored
+        // version (its time and amount), not the repeat's.
+        st.history.remove(ids[i]);
+        st.history.add(scoring::entry_of(o.result.row));
+      }
+      account(*st.cfg, o.result);
+    }
+    done(std::move(out));
+  });
 }
 
-void fail_stash(wallet_actor* self, const caf::error& err) {
-  for (auto& [rp, tx] : self->state.stash) {
-    rp.deliver(err);
+/// Handles a group now, or once the history is loaded.
+void accept_group(wallet_actor* self, std::vector<model::transaction> txs, group_done done) {
+  auto& st = self->state;
+  ++st.received;
+  if (!st.loaded) {
+    st.stash.emplace_back(std::move(txs), std::move(done));
+    return;
   }
-  self->state.stash.clear();
+  handle_group(self, std::move(txs), std::move(done));
 }
 
 void load_history(wallet_actor* self) {
@@ -182,8 +231,11 @@ void load_history(wallet_actor* self) {
       st.cfg->metrics->load_failures.inc();
     }
     runtime::logging::get("actors")->warn("wallet {}: cannot load its history: {}", st.addr,
-                                          self->system().render(err));
-    fail_stash(self, err);
+                                          storage::error_text(err));
+    for (auto& [txs, done] : st.stash) {
+      done(all_failed(txs.size(), err));
+    }
+    st.stash.clear();
     // The next request activates a fresh actor, which tries again.
     self->quit(err);
   };
@@ -205,8 +257,8 @@ void load_history(wallet_actor* self) {
         st.loaded = true;
         auto stash = std::move(st.stash);
         st.stash.clear();
-        for (auto& [rp, tx] : stash) {
-          handle_store(self, std::move(rp), std::move(tx));
+        for (auto& [txs, done] : stash) {
+          handle_group(self, std::move(txs), std::move(done));
         }
       },
       fail);
@@ -226,14 +278,22 @@ caf::behavior wallet_impl(wallet_actor* self, std::string addr,
   self->delayed_send(self, cfg->idle_timeout, idle_check_atom::value);
   return {
     [self](store_atom, store_request& req) -> caf::result<store_reply> {
-      auto& st = self->state;
-      ++st.received;
       auto rp = self->make_response_promise<store_reply>();
-      if (!st.loaded) {
-        st.stash.emplace_back(rp, std::move(req.tx));
-      } else {
-        handle_store(self, rp, std::move(req.tx));
-      }
+      std::vector<model::transaction> one;
+      one.push_back(std::move(req.tx));
+      accept_group(self, std::move(one), [rp](outcomes out) mutable {
+        if (out.front().error) {
+          rp.deliver(std::move(out.front().error));
+        } else {
+          rp.deliver(store_reply{std::move(out.front().result)});
+        }
+      });
+      return rp;
+    },
+    [self](group_atom, group_request& req) -> caf::result<store_many_reply> {
+      auto rp = self->make_response_promise<store_many_reply>();
+      accept_group(self, std::move(req.txs),
+                   [rp](outcomes out) mutable { rp.deliver(store_many_reply{std::move(out)}); });
       return rp;
     },
     [self](idle_check_atom) {
@@ -280,23 +340,99 @@ struct region_state {
 
 using region_impl_actor = caf::stateful_actor<region_state>;
 
-/// Stores a transaction that has no sending wallet: the rule table only.
-caf::result<store_reply> store_unowned(region_impl_actor* self, model::transaction tx) {
-  const auto& cfg = *self->state.cfg;
-  scoring::score_static(tx, cfg.rules);
-  if (cfg.metrics) {
-    cfg.metrics->scored.with({tx.risk_bucket}).inc();
-  }
-  auto rp = self->make_response_promise<store_reply>();
-  write(self, cfg, std::move(tx), [self, rp](caf::expected<storage::stored> res) mutable {
-    if (!res) {
-      rp.deliver(std::move(res.error()));
-      return;
+/// Returns the actor of wallet `addr`, activating it if needed, and counts one forwarded request.
+caf::actor& wallet_for(region_impl_actor* self, const std::string& addr) {
+  auto& st = self->state;
+  auto i = st.wallets.find(addr);
+  if (i == st.wallets.end()) {
+    auto w = self->spawn(wallet_impl, addr, st.cfg, caf::actor_cast<caf::actor>(self));
+    self->monitor(w);
+    st.names.emplace(w.address(), addr);
+    i = st.wallets.emplace(addr, region_state::entry{w, 0}).first;
+    if (st.cfg->metrics) {
+      st.cfg->metrics->active.inc();
+      st.cfg->metrics->activations.inc();
     }
-    account(*self->state.cfg, *res);
-    rp.deliver(store_reply{std::move(*res)});
+  }
+  ++i->second.forwarded;
+  return i->second.actor;
+}
+
+/// Stores transactions that have no sending wallet: the rule table only, one group commit.
+void store_unowned(region_impl_actor* self, std::vector<model::transaction> txs, group_done done) {
+  const auto& cfg = *self->state.cfg;
+  for (auto& tx : txs) {
+    scoring::score_static(tx, cfg.rules);
+    if (cfg.metrics) {
+      cfg.metrics->scored.with({tx.risk_bucket}).inc();
+    }
+  }
+  write(self, cfg, std::move(txs), [self, done](outcomes out) {
+    for (const auto& o : out) {
+      if (!o.error) {
+        account(*self->state.cfg, o.result);
+      }
+    }
+    done(std::move(out));
   });
-  return rp;
+}
+
+/// Collects the outcomes of a batch's groups; answers once all are in.
+struct batch_collector {
+  caf::typed_response_promise<store_many_reply> rp;
+  outcomes items;
+  std::size_t pending = 0;
+
+  void fill(const std::vector<std::size_t>& indexes, outcomes out) {
+    for (std::size_t k = 0; k < indexes.size() && k < out.size(); ++k) {
+      items[indexes[k]] = std::move(out[k]);
+    }
+    if (--pending == 0) {
+      rp.deliver(store_many_reply{std::move(items)});
+    }
+  }
+};
+
+caf::result<store_many_reply> store_many(region_impl_actor* self, store_many_request& req) {
+  auto& st = self->state;
+  auto col = std::make_shared<batch_collector>();
+  col->rp = self->make_response_promise<store_many_reply>();
+  col->items.resize(req.txs.size());
+  // Group by sending wallet, keeping the batch order within each group.
+  std::unordered_map<std::string,
+                     std::pair<std::vector<model::transaction>, std::vector<std::size_t>>>
+    groups;
+  std::vector<std::string> order;
+  for (std::size_t i = 0; i < req.txs.size(); ++i) {
+    auto& tx = req.txs[i];
+    auto [it, fresh] = groups.try_emplace(tx.from_addr);
+    if (fresh) {
+      order.push_back(tx.from_addr);
+    }
+    it->second.first.push_back(std::move(tx));
+    it->second.second.push_back(i);
+  }
+  col->pending = groups.size();
+  if (col->pending == 0) {
+    col->rp.deliver(store_many_reply{});
+    return col->rp;
+  }
+  for (const auto& addr : order) {
+    auto& [txs, indexes] = groups[addr];
+    auto n = txs.size();
+    auto finish = [col, indexes = std::move(indexes)](outcomes out) {
+      col->fill(indexes, std::move(out));
+    };
+    if (addr.empty()) {
+      store_unowned(self, std::move(txs), std::move(finish));
+      continue;
+    }
+    auto& w = wallet_for(self, addr);
+    self->request(w, st.cfg->storage_timeout * 2, group_atom::value, group_request{std::move(txs)})
+      .then([finish](store_many_reply& r) mutable { finish(std::move(r.items)); },
+            [finish, n](caf::error& err) mutable { finish(all_failed(n, err)); });
+  }
+  return col->rp;
 }
 
 caf::behavior region_impl(region_impl_actor* self, std::shared_ptr<const wallet_config> cfg) {
@@ -327,26 +463,23 @@ caf::behavior region_impl(region_impl_actor* self, std::shared_ptr<const wallet_
   });
   return {
     [self](store_atom, store_request& req) -> caf::result<store_reply> {
-      auto& st = self->state;
       if (req.tx.from_addr.empty()) {
-        return store_unowned(self, std::move(req.tx));
+        auto rp = self->make_response_promise<store_reply>();
+        std::vector<model::transaction> one;
+        one.push_back(std::move(req.tx));
+        store_unowned(self, std::move(one), [rp](outcomes out) mutable {
+          if (out.front().error) {
+            rp.deliver(std::move(out.front().error));
+          } else {
+            rp.deliver(store_reply{std::move(out.front().result)});
+          }
+        });
+        return rp;
       }
-      auto i = st.wallets.find(req.tx.from_addr);
-      if (i == st.wallets.end()) {
-        auto addr = req.tx.from_addr;
-        auto w = self->spawn(wallet_impl, addr, st.cfg, caf::actor_cast<caf::actor>(self));
-        self->monitor(w);
-        st.names.emplace(w.address(), addr);
-        i = st.wallets.emplace(addr, region_state::entry{w, 0}).first;
-        if (st.cfg->metrics) {
-          st.cfg->metrics->active.inc();
-          st.cfg->metrics->activations.inc();
-        }
-      }
-      ++i->second.forwarded;
-      return self->delegate(caf::actor_cast<region_actor>(i->second.actor), store_atom::value,
-                            std::move(req));
+      auto& w = wallet_for(self, req.tx.from_addr);
+      return self->delegate(caf::actor_cast<region_actor>(w), store_atom::value, std::move(req));
     },
+    [self](store_many_atom, store_many_request& req) { return store_many(self, req); },
     [self](passivate_atom, const std::string& addr, uint64_t handled) {
       auto& st = self->state;
       auto i = st.wallets.find(addr);

@@ -19,6 +19,7 @@
 
 #include <chrono>
 #include <memory>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
@@ -46,9 +47,29 @@ struct store_reply {
   storage::stored result;
 };
 
-/// The region's interface (the wallet actors behind it accept the same message).
+using store_many_atom = caf::atom_constant<caf::atom("w_storemny")>;
+
+/// Many transactions to score and store (a batch): each is handled by its own wallet, in order.
+struct store_many_request {
+  std::vector<model::transaction> txs;
+};
+
+/// The outcome of one transaction of a batch: stored (or found stored), or why not.
+struct item_outcome {
+  caf::error error;       ///< none: `result` holds the outcome
+  storage::stored result; ///< inserted or the existing row
+};
+
+/// The outcomes of a batch, in the order of the request.
+struct store_many_reply {
+  std::vector<item_outcome> items;
+};
+
+/// The region's interface. A batch costs one message per wallet it touches and one group commit
+/// request per wallet, whatever its size.
 using region_actor =
-  caf::typed_actor<caf::replies_to<store_atom, store_request>::with<store_reply>>;
+  caf::typed_actor<caf::replies_to<store_atom, store_request>::with<store_reply>,
+                   caf::replies_to<store_many_atom, store_many_request>::with<store_many_reply>>;
 
 /// Registry name of the node's region.
 constexpr caf::atom_value region_name = caf::atom("wallets");
@@ -86,3 +107,5 @@ caf::actor spawn_region(caf::actor_system& sys, wallet_config cfg);
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(klerno::actors::wallet::store_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(klerno::actors::wallet::store_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(klerno::actors::wallet::store_many_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(klerno::actors::wallet::store_many_reply)

@@ -220,6 +220,9 @@ void reply_storage_error(const responder& done, const caf::error& err) {
     done.error(status::unprocessable_entity, "the database refused the data", details);
     return;
   }
+  // The cause goes to the log (joined by request id), not to the client.
+  runtime::logging::get("http")->error("storage request failed: {} (request_id={})", reason,
+                                       done.request_id());
   done.error(status::internal_server_error, "internal error");
 }
 
@@ -354,35 +357,6 @@ void store_tx(const api_context& ctx, request_context& rc, const responder& done
       [done](caf::error& err) { reply_storage_error(done, err); });
 }
 
-/// The state of one batch store: every item answers once; the last one answers the request.
-struct batch_state {
-  responder done;
-  std::vector<std::string> items; ///< rendered per item, in input order
-  std::size_t pending = 0;
-  std::size_t stored = 0;
-  std::size_t duplicates = 0;
-  batch_tally tally;
-  int threshold = 75;
-
-  void finish_one() {
-    if (--pending > 0) {
-      return;
-    }
-    std::string body = "{\"summary\":";
-    tally.append_json(body, "succeeded");
-    body.pop_back();
-    fmt::format_to(std::back_inserter(body), ",\"stored\":{},\"duplicates\":{}}}", stored,
-                   duplicates);
-    body += ",\"items\":[";
-    for (std::size_t i = 0; i < items.size(); ++i) {
-      body += i == 0 ? "" : ",";
-      body += items[i];
-    }
-    body += "]}";
-    done(make_json(status::ok, std::move(body)));
-  }
-};
-
 void store_batch(const api_context& ctx, request_context& rc, const responder& done) {
   if (!require_storage(ctx, done)) {
     return;
@@ -396,59 +370,82 @@ void store_batch(const api_context& ctx, request_context& rc, const responder& d
   if (!require_actor(region, done)) {
     return;
   }
-  auto st =
-    std::make_shared<batch_state>(batch_state{done, {}, 0, 0, 0, {}, ctx.settings.risk_threshold});
-  st->items.resize(batch->items.size());
-  st->pending = batch->items.size() + 1; // +1: released after dispatching every item
-  for (std::size_t i = 0; i < batch->items.size(); ++i) {
-    ++st->tally.count;
+  // Refused items are answered here; the valid ones go to the region in one request (it groups
+  // them by wallet: one message and one group commit request per wallet).
+  auto n = batch->items.size();
+  auto items = std::make_shared<std::vector<std::string>>(n);
+  auto tally = std::make_shared<batch_tally>();
+  tally->count = n;
+  actors::wallet::store_many_request req;
+  auto positions = std::make_shared<std::vector<std::size_t>>();
+  for (std::size_t i = 0; i < n; ++i) {
     if (!batch->items[i]) {
-      ++st->tally.failed;
-      append_item_error(st->items[i], i, 400, "bad_request", {"", batch->errors[i]});
-      --st->pending;
+      ++tally->failed;
+      append_item_error((*items)[i], i, 400, "bad_request", {"", batch->errors[i]});
       continue;
     }
     auto parsed = parse_transaction(*batch->items[i], ctx.limits);
     if (auto* e = std::get_if<field_error>(&parsed)) {
-      ++st->tally.failed;
-      append_item_error(st->items[i], i, 422, "unprocessable_entity", *e);
-      --st->pending;
+      ++tally->failed;
+      append_item_error((*items)[i], i, 422, "unprocessable_entity", *e);
       continue;
     }
-    rc.bridge.self()
-      ->request(region, ctx.request_timeout, actors::wallet::store_atom::value,
-                actors::wallet::store_request{std::move(std::get<transaction>(parsed))})
-      .then(
-        [st, i](const actors::wallet::store_reply& reply) {
-          const auto& s = reply.result;
-          if (s.inserted) {
-            ++st->stored;
-          } else {
-            ++st->duplicates;
+    req.txs.push_back(std::move(std::get<transaction>(parsed)));
+    positions->push_back(i);
+  }
+  auto threshold = ctx.settings.risk_threshold;
+  auto finish = [done, items, tally](std::size_t stored, std::size_t duplicates) {
+    std::string body = "{\"summary\":";
+    tally->append_json(body, "succeeded");
+    body.pop_back();
+    fmt::format_to(std::back_inserter(body), ",\"stored\":{},\"duplicates\":{}}}", stored,
+                   duplicates);
+    body += ",\"items\":[";
+    for (std::size_t i = 0; i < items->size(); ++i) {
+      body += i == 0 ? "" : ",";
+      body += (*items)[i];
+    }
+    body += "]}";
+    done(make_json(status::ok, std::move(body)));
+  };
+  if (req.txs.empty()) {
+    finish(0, 0);
+    return;
+  }
+  rc.bridge.self()
+    ->request(region, ctx.request_timeout, actors::wallet::store_many_atom::value, std::move(req))
+    .then(
+      [items, tally, positions, threshold, finish](actors::wallet::store_many_reply& reply) {
+        std::size_t stored = 0;
+        std::size_t duplicates = 0;
+        for (std::size_t k = 0; k < positions->size() && k < reply.items.size(); ++k) {
+          auto i = (*positions)[k];
+          auto& o = reply.items[k];
+          auto& out = (*items)[i];
+          if (o.error) {
+            ++tally->failed;
+            bool unavailable = runtime::is(o.error, runtime::errc::unavailable)
+                               || runtime::is(o.error, runtime::errc::shutting_down);
+            bool slow = runtime::is(o.error, runtime::errc::deadline_exceeded)
+                        || o.error == caf::sec::request_timeout;
+            append_item_error(out, i, unavailable ? 503 : (slow ? 504 : 500),
+                              unavailable ? "service_unavailable"
+                                          : (slow ? "gateway_timeout" : "internal_error"),
+                              {"", actors::storage::error_text(o.error)});
+            continue;
           }
-          st->tally.add(s.row, st->threshold);
-          auto& out = st->items[i];
+          const auto& s = o.result;
+          ++(s.inserted ? stored : duplicates);
+          tally->add(s.row, threshold);
           fmt::format_to(std::back_inserter(out),
                          "{{\"index\":{},\"status\":{},\"transaction\":", i,
                          s.inserted ? 201 : 200);
           append_json(out, s.row);
           out += '}';
-          st->finish_one();
-        },
-        [st, i](caf::error& err) {
-          ++st->tally.failed;
-          bool unavailable = runtime::is(err, runtime::errc::unavailable)
-                             || runtime::is(err, runtime::errc::shutting_down);
-          bool slow =
-            runtime::is(err, runtime::errc::deadline_exceeded) || err == caf::sec::request_timeout;
-          append_item_error(st->items[i], i, unavailable ? 503 : (slow ? 504 : 500),
-                            unavailable ? "service_unavailable"
-                                        : (slow ? "gateway_timeout" : "internal_error"),
-                            {"", actors::storage::error_text(err)});
-          st->finish_one();
-        });
-  }
-  st->finish_one();
+        }
+        finish(stored, duplicates);
+      },
+      [done](caf::error& err) { reply_storage_error(done, err); });
 }
 
 // -- GET /transactions/{tx_id}, GET /transactions ----------------------------------------------
