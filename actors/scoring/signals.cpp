@@ -16,10 +16,11 @@ units abs_units(model::decimal d) noexcept {
   return d.abs().units();
 }
 
-// Whether `e` counts as an earlier transaction of the window [t - window, t] for `tx`.
+// Whether `e` counts as an earlier transaction of the window [t - window, t] for `tx`. Only when
+// the history holds `tx` itself (`own`: a retry) are ids compared.
 bool in_window(const history_entry& e, const model::transaction& tx,
-               model::timestamp::duration window) noexcept {
-  return e.tx_id != tx.tx_id && e.time <= tx.time && e.time >= tx.time - window;
+               model::timestamp::duration window, bool own) noexcept {
+  return e.time <= tx.time && e.time >= tx.time - window && !(own && e.tx_id == tx.tx_id);
 }
 
 } // namespace
@@ -29,9 +30,7 @@ history_entry entry_of(const model::transaction& tx) {
 }
 
 wallet_history::wallet_history(std::size_t max_entries)
-    : max_(std::max<std::size_t>(1, max_entries)) {
-  entries_.reserve(std::min<std::size_t>(max_, 64));
-}
+    : max_(std::max<std::size_t>(1, max_entries)) {}
 
 bool wallet_history::add(history_entry e) {
   if (contains(e.tx_id)) {
@@ -42,16 +41,21 @@ bool wallet_history::add(history_entry e) {
   auto pos =
     std::upper_bound(entries_.begin(), entries_.end(), e.time,
                      [](model::timestamp t, const history_entry& x) { return t < x.time; });
+  ids_.insert(e.tx_id);
   entries_.insert(pos, std::move(e));
   if (entries_.size() > max_) {
     auto dropped = abs_units(entries_.front().amount);
     abs_units_.erase(std::lower_bound(abs_units_.begin(), abs_units_.end(), dropped));
-    entries_.erase(entries_.begin());
+    ids_.erase(entries_.front().tx_id);
+    entries_.pop_front();
   }
   return true;
 }
 
 bool wallet_history::remove(std::string_view tx_id) {
+  if (!contains(tx_id)) {
+    return false;
+  }
   auto it = std::find_if(entries_.begin(), entries_.end(),
                          [tx_id](const history_entry& e) { return e.tx_id == tx_id; });
   if (it == entries_.end()) {
@@ -59,13 +63,14 @@ bool wallet_history::remove(std::string_view tx_id) {
   }
   auto a = abs_units(it->amount);
   abs_units_.erase(std::lower_bound(abs_units_.begin(), abs_units_.end(), a));
+  ids_.erase(it->tx_id);
   entries_.erase(it);
   return true;
 }
 
 bool wallet_history::contains(std::string_view tx_id) const noexcept {
-  return std::any_of(entries_.begin(), entries_.end(),
-                     [tx_id](const history_entry& e) { return e.tx_id == tx_id; });
+  // (C++17 unordered_set has no heterogeneous lookup; tx_ids are short.)
+  return ids_.count(std::string{tx_id}) > 0;
 }
 
 std::optional<model::decimal> wallet_history::median_abs_amount() const noexcept {
@@ -87,7 +92,7 @@ bool wallet_history::exceeds_median(model::decimal amount, int factor,
   // index i of the reduced sequence is i or i + 1 of the full one.
   std::size_t n = abs_units_.size();
   std::size_t skip = n;
-  if (!skip_tx_id.empty()) {
+  if (!skip_tx_id.empty() && contains(skip_tx_id)) {
     auto it = std::find_if(entries_.begin(), entries_.end(),
                            [skip_tx_id](const history_entry& e) { return e.tx_id == skip_tx_id; });
     if (it != entries_.end()) {
@@ -116,12 +121,24 @@ assessment evaluate(const wallet_history& history, const model::transaction& tx,
                     const signal_config& config) {
   assessment a;
   const auto& entries = history.entries();
+  const bool own = history.contains(tx.tx_id);
 
-  // velocity
+  // velocity: the entries are sorted by time, so the window is a range found by binary search
+  auto by_time = [](const history_entry& e, model::timestamp t) {
+    return e.time < t;
+  };
+  auto time_before = [](model::timestamp t, const history_entry& e) {
+    return t < e.time;
+  };
+  auto velocity_first =
+    std::lower_bound(entries.begin(), entries.end(), tx.time - config.velocity_window, by_time);
+  auto window_end = std::upper_bound(entries.begin(), entries.end(), tx.time, time_before);
   long recent = 1; // this transaction
-  for (const auto& e : entries) {
-    if (in_window(e, tx, config.velocity_window)) {
-      ++recent;
+  if (velocity_first < window_end) {
+    recent += static_cast<long>(window_end - velocity_first);
+    if (own) {
+      recent -= static_cast<long>(std::count_if(
+        velocity_first, window_end, [&](const auto& e) { return e.tx_id == tx.tx_id; }));
     }
   }
   if (recent > config.velocity_max_tx) {
@@ -133,10 +150,12 @@ assessment evaluate(const wallet_history& history, const model::transaction& tx,
   if (tx.amount.sign() != 0 && !tx.to_addr.empty()) {
     const auto amount = tx.amount.abs();
     std::set<std::string_view> recipients{tx.to_addr};
-    for (const auto& e : entries) {
-      if (!e.to_addr.empty() && e.amount.abs() == amount
-          && in_window(e, tx, config.structuring_window)) {
-        recipients.insert(e.to_addr);
+    auto first = std::lower_bound(entries.begin(), entries.end(),
+                                  tx.time - config.structuring_window, by_time);
+    for (auto e = first; e < window_end; ++e) {
+      if (!e->to_addr.empty() && e->amount.abs() == amount
+          && in_window(*e, tx, config.structuring_window, own)) {
+        recipients.insert(e->to_addr);
       }
     }
     if (static_cast<long>(recipients.size()) >= config.structuring_min_recipients) {
@@ -146,7 +165,7 @@ assessment evaluate(const wallet_history& history, const model::transaction& tx,
   }
 
   // anomaly
-  std::size_t known = history.size() - (history.contains(tx.tx_id) ? 1 : 0);
+  std::size_t known = history.size() - (own ? 1 : 0);
   if (known >= config.anomaly_min_history
       && history.exceeds_median(tx.amount, config.anomaly_factor, tx.tx_id)) {
     a.score += weights::amount_anomaly;

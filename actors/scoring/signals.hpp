@@ -24,9 +24,11 @@
 
 #include <chrono>
 #include <cstddef>
+#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "actors/model/transaction.hpp"
@@ -99,7 +101,7 @@ public:
   }
 
   /// Returns the entries, oldest first (ties keep insertion order).
-  const std::vector<history_entry>& entries() const noexcept {
+  const std::deque<history_entry>& entries() const noexcept {
     return entries_;
   }
 
@@ -114,7 +116,8 @@ public:
 
 private:
   std::size_t max_;
-  std::vector<history_entry> entries_;                ///< sorted by time
+  std::deque<history_entry> entries_;                 ///< sorted by time (drops at the front)
+  std::unordered_set<std::string> ids_;               ///< tx_ids of entries_, for contains()
   std::vector<model::decimal::units_type> abs_units_; ///< |amount| units, sorted ascending
 };
 

@@ -57,7 +57,8 @@ struct settings {
   /// is never split; one larger than this goes alone). 1 with a zero delay: one INSERT per
   /// request.
   std::size_t writer_batch_max_rows = 512;
-  /// WRITER_BATCH_MAX_DELAY: longest time the first request of a batch waits for others.
+  /// WRITER_BATCH_MAX_DELAY: longest time the first request of a batch waits for others while
+  /// other batches are in flight. With nothing in flight a batch goes out at once.
   std::chrono::microseconds writer_batch_max_delay{2'000};
   /// WRITER_MAX_INFLIGHT: batches sent to the primary and not yet committed. While all are in
   /// flight, the next batch keeps gathering rows (up to WRITER_BATCH_MAX_ROWS).

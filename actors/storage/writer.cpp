@@ -129,12 +129,16 @@ void close_open(writer_pointer self) {
   st.open = batch{};
 }
 
-/// Sends ready batches (and the open one once due) while in-flight slots are free.
+/// Sends ready batches while in-flight slots are free, and the open one as well when it is due or
+/// when nothing is in flight (waiting would only add latency; under load, batches in flight make
+/// the following ones gather). Sending the open batch right after each commit was tried: it
+/// made batches smaller and commits more frequent, and tripled p99 under load.
 void pump(writer_pointer self) {
   auto& st = self->state;
   while (st.inflight.size() < st.cfg.max_inflight) {
     if (st.ready.empty()) {
-      if (st.open.rows.empty() || !st.open.due) {
+      bool send_open = st.open.due || st.inflight.empty();
+      if (st.open.rows.empty() || !send_open) {
         return;
       }
       close_open(self);

@@ -65,6 +65,7 @@ namespace {
 using passivate_atom = caf::atom_constant<caf::atom("w_passiv")>;
 using idle_check_atom = caf::atom_constant<caf::atom("w_idle")>;
 using group_atom = caf::atom_constant<caf::atom("w_group")>;
+using group_done_atom = caf::atom_constant<caf::atom("w_groupok")>;
 using detail::group_request;
 
 using outcomes = std::vector<item_outcome>;
@@ -111,19 +112,48 @@ void account(const wallet_config& cfg, const storage::stored& s) {
   }
 }
 
+/// The requests an actor has pending at the writer. They carry no timeout: CAF cancels request
+/// timeouts in O(pending) per actor, which made large batches quadratic. The writer answers every
+/// request (its database calls are bounded by the statement, queue and connect timeouts); if it
+/// stops, the monitor fails what was pending.
+struct writer_link {
+  caf::actor_addr writer; ///< the instance currently monitored
+  std::unordered_map<uint64_t, std::pair<std::size_t, group_done>> pending;
+  uint64_t next = 0;
+};
+
 /// Sends `rows` to the writer (one group commit request) and calls `done` with one outcome per
 /// row, from `self`'s context.
 template <class Self>
-void write(Self* self, const wallet_config& cfg, storage::tx_list rows, group_done done) {
+void write(Self* self, writer_link& link, storage::tx_list rows, group_done done) {
   auto writer = find_writer(self->system());
   auto n = rows.size();
   if (!writer) {
     done(all_failed(n, no_storage()));
     return;
   }
-  self->request(writer, cfg.storage_timeout, storage::store_atom::value, std::move(rows))
+  if (writer.address() != link.writer) {
+    link.writer = writer.address();
+    self->monitor(writer);
+  }
+  auto id = link.next++;
+  link.pending.emplace(id, std::make_pair(n, std::move(done)));
+  auto take = [&link, id]() -> group_done {
+    auto i = link.pending.find(id);
+    if (i == link.pending.end()) {
+      return {}; // already failed because the writer stopped
+    }
+    auto fn = std::move(i->second.second);
+    link.pending.erase(i);
+    return fn;
+  };
+  self->request(writer, caf::infinite, storage::store_atom::value, std::move(rows))
     .then(
-      [done, n](storage::stored_list& out) {
+      [take, n](storage::stored_list& out) {
+        auto done = take();
+        if (!done) {
+          return;
+        }
         if (out.size() != n) {
           done(all_failed(n, caf::make_error(caf::sec::unexpected_response)));
           return;
@@ -134,7 +164,27 @@ void write(Self* self, const wallet_config& cfg, storage::tx_list rows, group_do
         }
         done(std::move(result));
       },
-      [done, n](caf::error& err) { done(all_failed(n, err)); });
+      [take, n](caf::error& err) {
+        if (auto done = take()) {
+          done(all_failed(n, err));
+        }
+      });
+}
+
+/// Fails the pending writes when the writer they went to stopped; returns whether `source` was it.
+bool writer_down(writer_link& link, const caf::actor_addr& source) {
+  if (!link.writer || source != link.writer) {
+    return false;
+  }
+  link.writer = caf::actor_addr{};
+  auto pending = std::move(link.pending);
+  link.pending.clear();
+  auto err = runtime::make_error(runtime::errc::unavailable,
+                                 caf::make_message(std::string{"the writer stopped"}));
+  for (auto& [id, entry] : pending) {
+    entry.second(all_failed(entry.first, err));
+  }
+  return true;
 }
 
 // -- the wallet actor ---------------------------------------------------------------------------
@@ -150,6 +200,7 @@ struct wallet_state {
   std::size_t in_flight = 0; ///< groups waiting for the writer
   std::chrono::steady_clock::time_point last_active;
   bool passivating = false;
+  writer_link writes;
   static inline const char* name = "klerno.wallet";
 };
 
@@ -187,7 +238,7 @@ void handle_group(wallet_actor* self, std::vector<model::transaction> txs, group
     ids.push_back(tx.tx_id);
   }
   ++st.in_flight;
-  write(self, cfg, std::move(txs), [self, done, added, ids = std::move(ids)](outcomes out) {
+  write(self, st.writes, std::move(txs), [self, done, added, ids = std::move(ids)](outcomes out) {
     auto& st = self->state;
     --st.in_flight;
     st.last_active = std::chrono::steady_clock::now();
@@ -273,7 +324,11 @@ caf::behavior wallet_impl(wallet_actor* self, std::string addr,
   st.history = scoring::wallet_history{cfg->signals.history_max};
   st.last_active = std::chrono::steady_clock::now();
   self->monitor(region);
-  self->set_down_handler([self](caf::down_msg&) { self->quit(); }); // the region is gone
+  self->set_down_handler([self](caf::down_msg& msg) {
+    if (!writer_down(self->state.writes, msg.source)) {
+      self->quit(); // the region is gone
+    }
+  });
   load_history(self);
   self->delayed_send(self, cfg->idle_timeout, idle_check_atom::value);
   return {
@@ -290,11 +345,13 @@ caf::behavior wallet_impl(wallet_actor* self, std::string addr,
       });
       return rp;
     },
-    [self](group_atom, group_request& req) -> caf::result<store_many_reply> {
-      auto rp = self->make_response_promise<store_many_reply>();
-      accept_group(self, std::move(req.txs),
-                   [rp](outcomes out) mutable { rp.deliver(store_many_reply{std::move(out)}); });
-      return rp;
+    // A batch's group: answered with a message to the region (not a response), so that the
+    // region keeps no request timeout per group (CAF cancels those in O(pending) per actor).
+    [self](group_atom, uint64_t batch, uint64_t group, group_request& req) {
+      accept_group(self, std::move(req.txs), [self, batch, group](outcomes out) {
+        self->send(self->state.region, group_done_atom::value, batch, group,
+                   store_many_reply{std::move(out)});
+      });
     },
     [self](idle_check_atom) {
       auto& st = self->state;
@@ -332,9 +389,21 @@ struct region_state {
     caf::actor actor;
     uint64_t forwarded = 0;
   };
+  /// A batch being stored: its promise, the outcomes so far and the groups still out.
+  struct batch {
+    caf::typed_response_promise<store_many_reply> rp;
+    outcomes items;
+    std::vector<std::vector<std::size_t>> indexes; ///< batch positions of each group
+    std::size_t pending = 0;
+  };
   std::shared_ptr<const wallet_config> cfg;
   std::unordered_map<std::string, entry> wallets;
   std::unordered_map<caf::actor_addr, std::string> names; ///< actor -> wallet address
+  std::unordered_map<uint64_t, batch> batches;
+  writer_link writes; ///< stores of transactions without a wallet
+  /// Groups handed to each wallet and not answered yet: (batch, group).
+  std::unordered_map<caf::actor_addr, std::vector<std::pair<uint64_t, uint64_t>>> out;
+  uint64_t next_batch = 0;
   static inline const char* name = "klerno.wallet_region";
 };
 
@@ -367,7 +436,7 @@ void store_unowned(region_impl_actor* self, std::vector<model::transaction> txs,
       cfg.metrics->scored.with({tx.risk_bucket}).inc();
     }
   }
-  write(self, cfg, std::move(txs), [self, done](outcomes out) {
+  write(self, self->state.writes, std::move(txs), [self, done](outcomes out) {
     for (const auto& o : out) {
       if (!o.error) {
         account(*self->state.cfg, o.result);
@@ -377,68 +446,86 @@ void store_unowned(region_impl_actor* self, std::vector<model::transaction> txs,
   });
 }
 
-/// Collects the outcomes of a batch's groups; answers once all are in.
-struct batch_collector {
-  caf::typed_response_promise<store_many_reply> rp;
-  outcomes items;
-  std::size_t pending = 0;
-
-  void fill(const std::vector<std::size_t>& indexes, outcomes out) {
-    for (std::size_t k = 0; k < indexes.size() && k < out.size(); ++k) {
-      items[indexes[k]] = std::move(out[k]);
-    }
-    if (--pending == 0) {
-      rp.deliver(store_many_reply{std::move(items)});
-    }
+/// Records the outcomes of one group; answers the batch once every group is in.
+void group_finished(region_impl_actor* self, uint64_t batch_id, uint64_t group, outcomes out) {
+  auto& st = self->state;
+  auto i = st.batches.find(batch_id);
+  if (i == st.batches.end()) {
+    return;
   }
-};
+  auto& b = i->second;
+  const auto& indexes = b.indexes[group];
+  for (std::size_t k = 0; k < indexes.size() && k < out.size(); ++k) {
+    b.items[indexes[k]] = std::move(out[k]);
+  }
+  if (--b.pending == 0) {
+    b.rp.deliver(store_many_reply{std::move(b.items)});
+    st.batches.erase(i);
+  }
+}
 
 caf::result<store_many_reply> store_many(region_impl_actor* self, store_many_request& req) {
   auto& st = self->state;
-  auto col = std::make_shared<batch_collector>();
-  col->rp = self->make_response_promise<store_many_reply>();
-  col->items.resize(req.txs.size());
+  auto batch_id = st.next_batch++;
+  auto& b = st.batches[batch_id];
+  b.rp = self->make_response_promise<store_many_reply>();
+  auto rp = b.rp;
+  b.items.resize(req.txs.size());
   // Group by sending wallet, keeping the batch order within each group.
-  std::unordered_map<std::string,
-                     std::pair<std::vector<model::transaction>, std::vector<std::size_t>>>
-    groups;
-  std::vector<std::string> order;
+  std::unordered_map<std::string, std::size_t> group_of;
+  std::vector<std::string> addrs;
+  std::vector<std::vector<model::transaction>> groups;
   for (std::size_t i = 0; i < req.txs.size(); ++i) {
     auto& tx = req.txs[i];
-    auto [it, fresh] = groups.try_emplace(tx.from_addr);
+    auto [it, fresh] = group_of.try_emplace(tx.from_addr, groups.size());
     if (fresh) {
-      order.push_back(tx.from_addr);
+      addrs.push_back(tx.from_addr);
+      groups.emplace_back();
+      b.indexes.emplace_back();
     }
-    it->second.first.push_back(std::move(tx));
-    it->second.second.push_back(i);
+    groups[it->second].push_back(std::move(tx));
+    b.indexes[it->second].push_back(i);
   }
-  col->pending = groups.size();
-  if (col->pending == 0) {
-    col->rp.deliver(store_many_reply{});
-    return col->rp;
+  b.pending = groups.size();
+  if (b.pending == 0) {
+    b.rp.deliver(store_many_reply{});
+    st.batches.erase(batch_id);
+    return rp;
   }
-  for (const auto& addr : order) {
-    auto& [txs, indexes] = groups[addr];
-    auto n = txs.size();
-    auto finish = [col, indexes = std::move(indexes)](outcomes out) {
-      col->fill(indexes, std::move(out));
-    };
-    if (addr.empty()) {
-      store_unowned(self, std::move(txs), std::move(finish));
+  for (uint64_t g = 0; g < groups.size(); ++g) {
+    if (addrs[g].empty()) {
+      store_unowned(self, std::move(groups[g]), [self, batch_id, g](outcomes out) {
+        group_finished(self, batch_id, g, std::move(out));
+      });
       continue;
     }
-    auto& w = wallet_for(self, addr);
-    self->request(w, st.cfg->storage_timeout * 2, group_atom::value, group_request{std::move(txs)})
-      .then([finish](store_many_reply& r) mutable { finish(std::move(r.items)); },
-            [finish, n](caf::error& err) mutable { finish(all_failed(n, err)); });
+    auto& w = wallet_for(self, addrs[g]);
+    st.out[w.address()].emplace_back(batch_id, g);
+    self->send(w, group_atom::value, batch_id, g, group_request{std::move(groups[g])});
   }
-  return col->rp;
+  return rp;
 }
 
 caf::behavior region_impl(region_impl_actor* self, std::shared_ptr<const wallet_config> cfg) {
   self->state.cfg = cfg;
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& st = self->state;
+    if (writer_down(st.writes, msg.source)) {
+      return;
+    }
+    // Groups the wallet took and never answered (it was killed or crashed) fail now.
+    if (auto o = st.out.find(msg.source); o != st.out.end()) {
+      auto lost = std::move(o->second);
+      st.out.erase(o);
+      auto err = runtime::make_error(runtime::errc::unavailable,
+                                     caf::make_message(std::string{"the wallet actor stopped"}));
+      for (auto [batch_id, group] : lost) {
+        auto b = st.batches.find(batch_id);
+        if (b != st.batches.end()) {
+          group_finished(self, batch_id, group, all_failed(b->second.indexes[group].size(), err));
+        }
+      }
+    }
     auto i = st.names.find(msg.source);
     if (i == st.names.end()) {
       return;
@@ -480,6 +567,25 @@ caf::behavior region_impl(region_impl_actor* self, std::shared_ptr<const wallet_
       return self->delegate(caf::actor_cast<region_actor>(w), store_atom::value, std::move(req));
     },
     [self](store_many_atom, store_many_request& req) { return store_many(self, req); },
+    [self](group_done_atom, uint64_t batch_id, uint64_t group, store_many_reply& reply) {
+      auto& st = self->state;
+      auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
+      // Only groups still out count (a group already failed for a stopped wallet does not).
+      auto o = st.out.find(sender);
+      if (o == st.out.end()) {
+        return;
+      }
+      auto& v = o->second;
+      auto it = std::find(v.begin(), v.end(), std::make_pair(batch_id, group));
+      if (it == v.end()) {
+        return;
+      }
+      v.erase(it);
+      if (v.empty()) {
+        st.out.erase(o);
+      }
+      group_finished(self, batch_id, group, std::move(reply.items));
+    },
     [self](passivate_atom, const std::string& addr, uint64_t handled) {
       auto& st = self->state;
       auto i = st.wallets.find(addr);

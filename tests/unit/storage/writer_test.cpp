@@ -60,10 +60,24 @@ public:
 
 } // namespace
 
+TEST_CASE_METHOD(writer_fixture, "with nothing in flight the first request goes out at once",
+                 "[writer]") {
+  auto w = start(512, 2ms);
+  auto a = store(w, txs("a", 1));
+  REQUIRE(db.calls.size() == 1); // waiting would only add latency
+  CHECK(ids(db.calls.front().rows) == std::vector<std::string>{"a0"});
+  db.take().succeed();
+  sched.run();
+  CHECK(a->value);
+}
+
 TEST_CASE_METHOD(writer_fixture,
                  "requests within the delay become one insert and each gets its slice",
                  "[writer]") {
   auto w = start(512, 2ms);
+  auto primer = store(w, txs("p", 1)); // in flight: the next requests gather
+  REQUIRE(db.calls.size() == 1);
+  auto in_flight = db.take();
   auto a = store(w, txs("a", 1));
   auto b = store(w, txs("b", 2));
   auto c = store(w, txs("c", 3));
@@ -74,7 +88,9 @@ TEST_CASE_METHOD(writer_fixture,
   CHECK(ids(db.calls.front().rows) == std::vector<std::string>{"a0", "b0", "b1", "c0", "c1", "c2"});
   CHECK_FALSE(a->done); // nothing is answered before COMMIT
   db.take().succeed();
+  in_flight.succeed();
   sched.run();
+  CHECK(primer->value);
   REQUIRE(a->value);
   REQUIRE(b->value);
   REQUIRE(c->value);
@@ -82,12 +98,15 @@ TEST_CASE_METHOD(writer_fixture,
   CHECK(ids(*b->value) == std::vector<std::string>{"b0", "b1"});
   CHECK(ids(*c->value) == std::vector<std::string>{"c0", "c1", "c2"});
   auto& hist = metrics->batch_rows.with({});
-  CHECK(hist.count() == 1);
-  CHECK(hist.sum() == 6);
+  CHECK(hist.count() == 2);
+  CHECK(hist.sum() == 7);
 }
 
 TEST_CASE_METHOD(writer_fixture, "a batch is sent as soon as it holds max rows", "[writer]") {
   auto w = start(4, 1s);
+  auto primer = store(w, txs("p", 1)); // in flight: the next requests gather
+  REQUIRE(db.calls.size() == 1);
+  auto in_flight = db.take();
   auto a = store(w, txs("a", 2));
   auto b = store(w, txs("b", 2));
   REQUIRE(db.calls.size() == 1); // full: sent without waiting
@@ -102,7 +121,9 @@ TEST_CASE_METHOD(writer_fixture, "a batch is sent as soon as it holds max rows",
   while (!db.calls.empty()) {
     db.take().succeed();
   }
+  in_flight.succeed();
   sched.run();
+  CHECK(primer->value);
   CHECK(a->value);
   CHECK(b->value);
   CHECK(c->value);
@@ -128,6 +149,9 @@ TEST_CASE_METHOD(writer_fixture, "a request larger than max rows goes alone and 
 
 TEST_CASE_METHOD(writer_fixture, "a failing batch fails exactly its requests", "[writer]") {
   auto w = start(2, 1s);
+  auto primer = store(w, txs("p", 1)); // in flight: the next requests gather
+  REQUIRE(db.calls.size() == 1);
+  auto in_flight = db.take();
   auto a = store(w, txs("a", 1));
   auto b = store(w, txs("b", 1)); // batch 1 full: a, b
   auto c = store(w, txs("c", 2)); // batch 2: c
@@ -141,10 +165,13 @@ TEST_CASE_METHOD(writer_fixture, "a failing batch fails exactly its requests", "
   CHECK(b->failed_with(errc::unavailable));
   CHECK(error_text(a->err) == "connection lost");
   CHECK_FALSE(c->done);
+  CHECK_FALSE(primer->done);
   second.succeed();
+  in_flight.succeed();
   sched.run();
   REQUIRE(c->value);
   CHECK(c->value->size() == 2);
+  CHECK(primer->value);
 }
 
 TEST_CASE_METHOD(writer_fixture,
@@ -207,6 +234,8 @@ TEST_CASE_METHOD(writer_fixture, "an invalid row is refused alone before batchin
 TEST_CASE_METHOD(writer_fixture, "the writer refuses rows beyond max pending with unavailable",
                  "[writer]") {
   auto w = start(100, 1s, 1, 5);
+  auto primer = store(w, txs("p", 1)); // takes the only slot: the rest waits
+  REQUIRE(db.calls.size() == 1);
   auto a = store(w, txs("a", 4));
   auto b = store(w, txs("b", 2));
   CHECK(b->failed_with(errc::unavailable));
