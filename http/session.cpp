@@ -530,17 +530,23 @@ void session::maybe_write() {
                                                        std::size_t n) { self->on_write(ec, n); });
 }
 
-void session::on_write(boost::system::error_code ec, std::size_t bytes) {
-  writing_ = false;
+bool session::write_completed(boost::system::error_code ec) {
   write_deadline_ = clock::time_point::max();
   if (closed_) {
-    return;
+    return false;
   }
   if (ec) {
     close();
-    return;
+    return false;
   }
-  finish_front(bytes);
+  return true;
+}
+
+void session::on_write(boost::system::error_code ec, std::size_t bytes) {
+  writing_ = false;
+  if (write_completed(ec)) {
+    finish_front(bytes);
+  }
 }
 
 void session::finish_front(std::size_t bytes) {
@@ -568,12 +574,7 @@ void session::write_stream_head(slot& s) {
     std::make_unique<beast::http::response_serializer<beast::http::empty_body>>(*s.head_msg);
   beast::http::async_write_header(
     socket_, *s.head_sr, [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
-      self->write_deadline_ = clock::time_point::max();
-      if (self->closed_) {
-        return;
-      }
-      if (ec) {
-        self->close();
+      if (!self->write_completed(ec)) {
         return;
       }
       auto& front = self->slots_.front();
@@ -619,12 +620,7 @@ void session::on_piece(uint64_t seq, body_piece p) {
   write_deadline_ = clock::now() + srv_.settings().write_timeout;
   arm(write_deadline_);
   auto on_written = [self = shared_from_this(), last](boost::system::error_code ec, std::size_t n) {
-    self->write_deadline_ = clock::time_point::max();
-    if (self->closed_) {
-      return;
-    }
-    if (ec) {
-      self->close();
+    if (!self->write_completed(ec)) {
       return;
     }
     auto& front = self->slots_.front();
@@ -637,15 +633,9 @@ void session::on_piece(uint64_t seq, body_piece p) {
     net::async_write(self->socket_, beast::http::make_chunk_last(),
                      [self](boost::system::error_code lec, std::size_t m) {
                        self->writing_ = false;
-                       self->write_deadline_ = clock::time_point::max();
-                       if (self->closed_) {
-                         return;
+                       if (self->write_completed(lec)) {
+                         self->finish_front(self->slots_.front().streamed + m);
                        }
-                       if (lec) {
-                         self->close();
-                         return;
-                       }
-                       self->finish_front(self->slots_.front().streamed + m);
                      });
   };
   if (s.piece.empty()) {

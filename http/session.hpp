@@ -99,6 +99,8 @@ private:
   void finalize(slot& s);
   void maybe_write();
   void on_write(boost::system::error_code ec, std::size_t bytes);
+  /// Ends a write: clears its deadline; false (closing on error) when nothing may follow.
+  bool write_completed(boost::system::error_code ec);
   void record(const slot& s, std::size_t bytes);
   void linger();
   void on_linger(boost::system::error_code ec, std::size_t n);
