@@ -858,11 +858,30 @@ std::vector<option> make_options() {
     };
     t.push_back(std::move(o));
   }
+  t.push_back(enum_option(
+    "NODE_ROLE", std::vector<node_role>{node_role::both, node_role::edge, node_role::worker},
+    "both: API and wallets; edge: API only; worker: wallets only (probes and metrics).",
+    [](auto& s) -> auto& { return s.cluster.role; }));
   t.push_back(address_option(
     "CLUSTER_BIND_ADDRESS", "Address the cluster listener binds; keep it private.",
     [](auto& s) -> auto& { return s.cluster.bind_address; }));
   t.push_back(uint_option(
-    "CLUSTER_PORT", 1, 65535, "Cluster port.", [](auto& s) -> auto& { return s.cluster.port; }));
+    "CLUSTER_PORT", 0, 65535, "Cluster port; 0 picks a free port.",
+    [](auto& s) -> auto& { return s.cluster.port; }));
+  {
+    auto o = make_option("CLUSTER_ADVERTISE_HOST", "host name or IP address, or empty",
+                         "Host other nodes use to reach this one; empty: the bind address.");
+    o.parse = [](settings& s, std::string_view v, std::string_view from) {
+      if (!v.empty() && !is_ipv4(v) && !is_ipv6(v) && !is_host_name(v)) {
+        fail("CLUSTER_ADVERTISE_HOST", quoted(v) + " is not an IP address or host name", from);
+      }
+      s.cluster.advertise_host = std::string{v};
+    };
+    o.print = [](const settings& s) {
+      return s.cluster.advertise_host;
+    };
+    t.push_back(std::move(o));
+  }
   {
     auto o = make_option("CLUSTER_SEEDS", "comma-separated host:port list ([::1]:4370 for IPv6)",
                          "Nodes to contact when joining the cluster.");
@@ -879,9 +898,48 @@ std::vector<option> make_options() {
     };
     t.push_back(std::move(o));
   }
+  t.push_back(bool_option(
+    "CLUSTER_BOOTSTRAP",
+    "May form a new cluster when no seed answers and no member is up (never by accident).",
+    [](auto& s) -> auto& { return s.cluster.bootstrap; }));
   t.push_back(secret_option(
-    "CLUSTER_SECRET", "Shared secret of the cluster's nodes.",
+    "CLUSTER_SECRET", "Shared secret of the cluster's nodes (proved by HMAC when joining).",
     [](auto& s) -> auto& { return s.cluster.cluster_secret; }));
+  t.push_back(duration_option(
+    "CLUSTER_HEARTBEAT_INTERVAL", ms{10}, "Period of the heartbeats between members.",
+    [](auto& s) -> auto& { return s.cluster.heartbeat_interval; }));
+  t.push_back(duration_option(
+    "CLUSTER_SUSPECT_TIMEOUT", ms{10},
+    "A member silent this long is suspected (and declared dead once enough members agree).",
+    [](auto& s) -> auto& { return s.cluster.suspect_timeout; }));
+  t.push_back(duration_option(
+    "CLUSTER_VOTE_WINDOW", ms{100}, "How long a suspicion vote counts.",
+    [](auto& s) -> auto& { return s.cluster.vote_window; }));
+  t.push_back(duration_option(
+    "CLUSTER_REFRESH_INTERVAL", ms{10},
+    "Period of re-reading the membership table (changes are also gossiped at once).",
+    [](auto& s) -> auto& { return s.cluster.refresh_interval; }));
+  t.push_back(bool_option(
+    "CLUSTER_TLS", "Encrypt and authenticate the cluster port with TLS (CAF's OpenSSL module).",
+    [](auto& s) -> auto& { return s.cluster.tls; }));
+  {
+    auto path = [](std::string key, std::string doc, std::string config::cluster_settings::*field) {
+      auto o = make_option(key, "path of a PEM file, or empty", std::move(doc));
+      o.parse = [field](settings& s, std::string_view v, std::string_view) {
+        s.cluster.*field = std::string{v};
+      };
+      o.print = [field](const settings& s) {
+        return s.cluster.*field;
+      };
+      return o;
+    };
+    t.push_back(path("CLUSTER_TLS_CERT", "Certificate of this node for CLUSTER_TLS.",
+                     &config::cluster_settings::tls_cert));
+    t.push_back(path("CLUSTER_TLS_KEY", "Private key of this node for CLUSTER_TLS.",
+                     &config::cluster_settings::tls_key));
+    t.push_back(path("CLUSTER_TLS_CA", "CA bundle that signs the nodes' certificates.",
+                     &config::cluster_settings::tls_ca));
+  }
   // External stores.
   t.push_back(url_option(
     "DATABASE_URL", {"postgresql://", "postgres://"},
@@ -1317,6 +1375,32 @@ load_result load(int argc, const char* const* argv, const std::map<std::string, 
   }
 
   auto& s = result.values;
+  if (s.cluster.enabled()) {
+    if (s.storage.database_url.empty()) {
+      fail("DATABASE_URL",
+           "must be set in a cluster (CLUSTER_SEEDS or CLUSTER_BOOTSTRAP): the "
+           "membership table lives in PostgreSQL",
+           origin["DATABASE_URL"]);
+    }
+    if (s.cluster.cluster_secret.empty()) {
+      fail("CLUSTER_SECRET", "must be set in a cluster (CLUSTER_SEEDS or CLUSTER_BOOTSTRAP)",
+           origin["CLUSTER_SECRET"]);
+    }
+    if (s.cluster.suspect_timeout <= s.cluster.heartbeat_interval) {
+      fail("CLUSTER_SUSPECT_TIMEOUT", "must be longer than CLUSTER_HEARTBEAT_INTERVAL",
+           origin["CLUSTER_SUSPECT_TIMEOUT"]);
+    }
+  } else if (s.cluster.role != node_role::both) {
+    fail("NODE_ROLE",
+         std::string{to_string(s.cluster.role)}
+           + " needs a cluster (CLUSTER_SEEDS or CLUSTER_BOOTSTRAP)",
+         origin["NODE_ROLE"]);
+  }
+  if (s.cluster.tls
+      && (s.cluster.tls_cert.empty() || s.cluster.tls_key.empty() || s.cluster.tls_ca.empty())) {
+    fail("CLUSTER_TLS", "needs CLUSTER_TLS_CERT, CLUSTER_TLS_KEY and CLUSTER_TLS_CA",
+         origin["CLUSTER_TLS"]);
+  }
   if (s.storage.pool_max < s.storage.pool_min) {
     fail("DB_POOL_MAX",
          std::to_string(s.storage.pool_max) + " is below DB_POOL_MIN "

@@ -46,4 +46,16 @@ const char* to_string(log_level x) noexcept {
   return "unknown";
 }
 
+const char* to_string(node_role x) noexcept {
+  switch (x) {
+    case node_role::both:
+      return "both";
+    case node_role::edge:
+      return "edge";
+    case node_role::worker:
+      return "worker";
+  }
+  return "both";
+}
+
 } // namespace klerno::config

@@ -30,6 +30,15 @@ enum class log_level { trace, debug, info, warn, error, critical, off };
 const char* to_string(log_format x) noexcept;
 const char* to_string(log_level x) noexcept;
 
+/// What a node does in a cluster (`NODE_ROLE`).
+enum class node_role {
+  both,   ///< serves the API and owns wallets (the default)
+  edge,   ///< serves the API, owns no wallets (routes all wallet work to workers)
+  worker, ///< owns wallets, serves no API (only probes and metrics)
+};
+
+const char* to_string(node_role x) noexcept;
+
 /// A `host:port` pair, e.g. one entry of `CLUSTER_SEEDS`.
 struct host_port {
   std::string host; ///< DNS name, IPv4 address or bracketed IPv6 address without brackets.
@@ -97,10 +106,28 @@ struct scaling_settings {
 /// Cluster membership (built out by the cluster issue).
 struct cluster_settings {
   std::string node_name;                  ///< NODE_NAME (default: the host name)
+  node_role role = node_role::both;       ///< NODE_ROLE
   std::string bind_address = "127.0.0.1"; ///< CLUSTER_BIND_ADDRESS: private address only
-  uint16_t port = 4370;                   ///< CLUSTER_PORT
-  std::vector<host_port> seeds;           ///< CLUSTER_SEEDS: comma-separated host:port
-  secret cluster_secret;                  ///< CLUSTER_SECRET
+  uint16_t port = 4370;                   ///< CLUSTER_PORT (0: pick a free port)
+  /// CLUSTER_ADVERTISE_HOST: the host other nodes use to reach this one (default: the bind
+  /// address, or the host name when binding to all interfaces).
+  std::string advertise_host;
+  std::vector<host_port> seeds;                      ///< CLUSTER_SEEDS: comma-separated host:port
+  bool bootstrap = false;                            ///< CLUSTER_BOOTSTRAP: may form a new cluster
+  secret cluster_secret;                             ///< CLUSTER_SECRET
+  std::chrono::milliseconds heartbeat_interval{500}; ///< CLUSTER_HEARTBEAT_INTERVAL
+  std::chrono::milliseconds suspect_timeout{1'500};  ///< CLUSTER_SUSPECT_TIMEOUT
+  std::chrono::milliseconds vote_window{10'000};     ///< CLUSTER_VOTE_WINDOW
+  std::chrono::milliseconds refresh_interval{1'000}; ///< CLUSTER_REFRESH_INTERVAL
+  bool tls = false;                                  ///< CLUSTER_TLS
+  std::string tls_cert; ///< CLUSTER_TLS_CERT: PEM certificate of this node
+  std::string tls_key;  ///< CLUSTER_TLS_KEY: PEM private key
+  std::string tls_ca;   ///< CLUSTER_TLS_CA: PEM CA bundle to verify peers
+
+  /// Returns whether the node runs as a cluster member (seeds given or bootstrap allowed).
+  bool enabled() const noexcept {
+    return bootstrap || !seeds.empty();
+  }
 };
 
 /// External stores: PostgreSQL (system of record) and Redis (cache).

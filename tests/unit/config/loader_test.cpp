@@ -50,6 +50,13 @@ error env_error(const env_map& env) {
   return load_error({}, env);
 }
 
+// Adds what a cluster member needs besides its seeds (a database and a secret) to `env`.
+env_map member_env(env_map env) {
+  env.emplace("DATABASE_URL", "postgresql://klerno:pw@db/klerno");
+  env.emplace("CLUSTER_SECRET", "a-cluster-secret-0123456789");
+  return env;
+}
+
 /// A file in the temporary directory, removed at the end of the scope.
 class temp_file {
 public:
@@ -213,7 +220,7 @@ TEST_CASE("counts are range-checked with a message naming the key and the range"
         row{"HTTP_PIPELINE_LIMIT", "0", "1025", "1..1024"},
         row{"HTTP_MAX_CONNECTIONS", "0", "1000001", "1..1000000"},
         row{"MIN_REPLICAS", "0", "1001", "1..1000"}, row{"MAX_REPLICAS", "0", "1001", "1..1000"},
-        row{"CLUSTER_PORT", "0", "65536", "1..65535"}}) {
+        row{"CLUSTER_PORT", "-1", "65536", "0..65535"}}) {
     INFO(r.key);
     for (auto bad : {r.too_low, r.too_high}) {
       auto e = env_error({{r.key, bad}});
@@ -408,8 +415,9 @@ TEST_CASE("PORTS_FILE takes any path") {
 }
 
 TEST_CASE("CLUSTER_SEEDS parses comma-separated host:port entries including bracketed IPv6") {
-  auto seeds = load_env({{"CLUSTER_SEEDS", " node-a:4370 , 10.0.0.2:4371,[::1]:4372,[fe80::1]:1"}})
-                 .cluster.seeds;
+  auto seeds =
+    load_env(member_env({{"CLUSTER_SEEDS", " node-a:4370 , 10.0.0.2:4371,[::1]:4372,[fe80::1]:1"}}))
+      .cluster.seeds;
   REQUIRE(seeds.size() == 4);
   CHECK(seeds[0] == host_port{"node-a", 4370});
   CHECK(seeds[1] == host_port{"10.0.0.2", 4371});
@@ -417,7 +425,7 @@ TEST_CASE("CLUSTER_SEEDS parses comma-separated host:port entries including brac
   CHECK(seeds[3] == host_port{"fe80::1", 1});
   CHECK(load_env({{"CLUSTER_SEEDS", ""}}).cluster.seeds.empty());
   CHECK(load_env({{"CLUSTER_SEEDS", "   "}}).cluster.seeds.empty());
-  CHECK(load_env({{"CLUSTER_SEEDS", "node-b:65535"}}).cluster.seeds
+  CHECK(load_env(member_env({{"CLUSTER_SEEDS", "node-b:65535"}})).cluster.seeds
         == std::vector<host_port>{{"node-b", 65535}});
 }
 
@@ -586,7 +594,8 @@ TEST_CASE("an unknown command-line option is an error that does not echo its val
 
 TEST_CASE("options take their value as --key=value or as --key value") {
   auto s = load_args({"--port", "8200", "--http-read-timeout=5s", "--log-level", "error",
-                      "--cluster-seeds=a:1,b:2", "--api-key", "from-the-cli"})
+                      "--cluster-seeds=a:1,b:2", "--api-key", "from-the-cli"},
+                     member_env({}))
              .values;
   CHECK(s.http.port == 8200);
   CHECK(s.http.read_timeout == 5s);
@@ -761,6 +770,7 @@ TEST_CASE("render prints every key once, in order, with secrets and URL password
                      {"HTTP_READ_TIMEOUT", "250ms"},
                      {"HTTP_MAX_BODY_BYTES", "2MiB"},
                      {"CLUSTER_SEEDS", "a:1, [::1]:2"},
+                     {"CLUSTER_SECRET", "cluster-secret-value"},
                      {"TARGET_CPU_UTILIZATION", "62.5%"},
                      {"PORTS_FILE", "/tmp/a b#c"}});
   auto text = render(s);
@@ -885,7 +895,7 @@ TEST_CASE("the placeholders printed by render keep the value of an earlier sourc
 
 TEST_CASE("known_keys lists every key once and help_text documents each of them") {
   const auto& keys = known_keys();
-  CHECK(keys.size() == 74);
+  CHECK(keys.size() == 85);
   CHECK(keys.front() == "APP_ENV");
   CHECK(std::set<std::string>(keys.begin(), keys.end()).size() == keys.size());
   auto help = help_text();
@@ -953,4 +963,36 @@ TEST_CASE("replica URLs are printed with their passwords redacted") {
         != std::string::npos);
   CHECK(out.find("pw1") == std::string::npos);
   CHECK(out.find("pw2") == std::string::npos);
+}
+
+TEST_CASE("a cluster member needs a database and a secret; roles other than both need a cluster") {
+  auto e = env_error({{"CLUSTER_BOOTSTRAP", "true"}, {"CLUSTER_SECRET", "s-0123456789abcdef"}});
+  CHECK(e.key() == "DATABASE_URL");
+  e = env_error({{"CLUSTER_SEEDS", "a:1"}, {"DATABASE_URL", "postgresql://u:p@db/k"}});
+  CHECK(e.key() == "CLUSTER_SECRET");
+  CHECK(env_error({{"NODE_ROLE", "edge"}}).key() == "NODE_ROLE");
+  CHECK(env_error(member_env({{"CLUSTER_SEEDS", "a:1"},
+                              {"CLUSTER_HEARTBEAT_INTERVAL", "2s"},
+                              {"CLUSTER_SUSPECT_TIMEOUT", "1s"}}))
+          .key()
+        == "CLUSTER_SUSPECT_TIMEOUT");
+  auto s = load_env(member_env({{"CLUSTER_BOOTSTRAP", "yes"}, {"NODE_ROLE", "worker"}}));
+  CHECK(s.cluster.enabled());
+  CHECK(s.cluster.role == node_role::worker);
+  CHECK_FALSE(load_env({}).cluster.enabled());
+}
+
+TEST_CASE("cluster TLS needs a certificate, a key and a CA") {
+  CHECK(env_error(member_env({{"CLUSTER_BOOTSTRAP", "true"},
+                              {"CLUSTER_TLS", "true"},
+                              {"CLUSTER_TLS_CERT", "/etc/k/node.pem"}}))
+          .key()
+        == "CLUSTER_TLS");
+  auto s = load_env(member_env({{"CLUSTER_BOOTSTRAP", "true"},
+                                {"CLUSTER_TLS", "true"},
+                                {"CLUSTER_TLS_CERT", "/etc/k/node.pem"},
+                                {"CLUSTER_TLS_KEY", "/etc/k/node.key"},
+                                {"CLUSTER_TLS_CA", "/etc/k/ca.pem"}}));
+  CHECK(s.cluster.tls);
+  CHECK(s.cluster.tls_ca == "/etc/k/ca.pem");
 }
