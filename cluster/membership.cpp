@@ -1,0 +1,810 @@
+#include "cluster/membership.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include <caf/actor_cast.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/system_messages.hpp>
+#include <fmt/format.h>
+
+#include "cluster/auth.hpp"
+#include "cluster/endpoint.hpp"
+#include "cluster/messages.hpp"
+#include "proto/cluster.pb.h"
+#include "runtime/errc.hpp"
+#include "runtime/logging.hpp"
+
+namespace klerno::cluster {
+
+namespace v1 = klerno::cluster::v1;
+
+namespace {
+
+using beat_tick_atom = caf::atom_constant<caf::atom("m_beat")>;
+using alive_tick_atom = caf::atom_constant<caf::atom("m_alive")>;
+using refresh_tick_atom = caf::atom_constant<caf::atom("m_refresh")>;
+
+using steady = std::chrono::steady_clock;
+
+/// A connection to another node's endpoint.
+struct link {
+  std::string address;         ///< "host:port" as dialled
+  caf::actor endpoint;         ///< valid once connected
+  member_ref ref;              ///< who answered the handshake
+  bool connecting = false;     ///< connect or handshake in progress
+  bool ready = false;          ///< authenticated
+  steady::time_point last_ack; ///< last heartbeat answered (or when it became ready)
+  steady::time_point retry_at; ///< no new attempt before this
+  int failures = 0;            ///< consecutive failed attempts (backoff)
+  uint64_t seq = 0;
+};
+
+enum class phase { starting, joining, up, leaving, exiting };
+
+struct membership_state {
+  membership_config cfg;
+  member_ref self_ref;
+  phase ph = phase::starting;
+  table_view table;
+  bool have_table = false;
+  std::map<std::string, link> links; ///< by address
+  std::vector<std::string> seeds;    ///< resolved seed addresses
+  std::set<member_ref> voting;       ///< suspicions in progress (one at a time per target)
+  /// When each up member was last heard from (heartbeat answered, handshake, or first seen up):
+  /// the failure detector's clock, kept per member so that a lost connection counts as silence.
+  std::map<member_ref, steady::time_point> heard;
+  steady::time_point last_detect; ///< the previous run of the failure detector
+  bool reading = false;           ///< a table read is in flight
+  bool read_again = false;        ///< another read was asked for meanwhile
+  bool changing = false;          ///< a status change of our own is in flight
+  std::shared_ptr<const view> current = std::make_shared<const view>();
+  uint64_t generation = 0;
+  steady::time_point waiting_logged;
+  static inline const char* name = "klerno.membership";
+};
+
+using membership_actor = caf::stateful_actor<membership_state>;
+
+std::shared_ptr<spdlog::logger> log() {
+  return runtime::logging::get("cluster");
+}
+
+std::string serialize(const google::protobuf::MessageLite& m) {
+  std::string out;
+  m.SerializeToString(&out);
+  return out;
+}
+
+std::string error_text(membership_actor* self, const caf::error& err) {
+  const auto& ctx = err.context();
+  if (!ctx.empty() && ctx.match_element<std::string>(0)) {
+    return ctx.get_as<std::string>(0);
+  }
+  return self->system().render(err);
+}
+
+void read_table(membership_actor* self);
+void publish(membership_actor* self);
+
+/// Returns how long a row's own heartbeat may be silent before anyone may declare it dead.
+std::chrono::milliseconds stale_after(const membership_config& cfg) {
+  return std::max(cfg.settings.vote_window, cfg.settings.suspect_timeout * 4);
+}
+
+bool is_live(const member_row& r, const table_view& t, const membership_config& cfg) {
+  bool active = r.status == member_status::up || r.status == member_status::joining
+                || r.status == member_status::leaving;
+  return active && t.read_at - r.heartbeat_at < stale_after(cfg);
+}
+
+/// Tells every ready peer that the table changed.
+void gossip(membership_actor* self) {
+  v1::ViewChanged vc;
+  vc.set_version(v1::PROTOCOL_MINOR);
+  vc.set_table_version(self->state.table.version);
+  auto bytes = serialize(vc);
+  for (auto& [addr, l] : self->state.links) {
+    if (l.ready) {
+      self->send(l.endpoint, view_changed_atom::value, bytes);
+    }
+  }
+}
+
+/// A status change of our own row; re-reads the table afterwards.
+void set_own_status(membership_actor* self, member_status st, std::function<void(bool)> done) {
+  auto& s = self->state;
+  s.changing = true;
+  self
+    ->request(s.cfg.table, std::chrono::seconds(10), status_atom::value, s.self_ref, st,
+              s.table.version)
+    .then(
+      [self, st, done](outcome out) {
+        self->state.changing = false;
+        if (out == outcome::applied) {
+          ++self->state.table.version;
+          log()->info("{} is now {}", to_string(self->state.self_ref), to_string(st));
+          gossip(self);
+        }
+        read_table(self);
+        if (done) {
+          done(out == outcome::applied);
+        }
+      },
+      [self, done](caf::error& err) {
+        self->state.changing = false;
+        log()->warn("cannot update our status: {}", error_text(self, err));
+        read_table(self);
+        if (done) {
+          done(false);
+        }
+      });
+}
+
+// -- links ------------------------------------------------------------------------------------
+
+void drop_link(membership_actor* self, const std::string& address) {
+  auto i = self->state.links.find(address);
+  if (i == self->state.links.end()) {
+    return;
+  }
+  if (i->second.endpoint) {
+    self->demonitor(i->second.endpoint);
+  }
+  self->state.links.erase(i);
+}
+
+void link_failed(membership_actor* self, const std::string& address, const std::string& why) {
+  auto i = self->state.links.find(address);
+  if (i == self->state.links.end()) {
+    return;
+  }
+  auto& l = i->second;
+  bool was_ready = l.ready;
+  l.connecting = false;
+  l.ready = false;
+  ++l.failures;
+  auto backoff = std::min<std::chrono::milliseconds>(self->state.cfg.settings.heartbeat_interval
+                                                       * (1 << std::min(l.failures, 5)),
+                                                     std::chrono::seconds(5));
+  l.retry_at = steady::now() + backoff;
+  if (was_ready) {
+    log()->warn("lost {} at {}: {}", to_string(l.ref), address, why);
+    publish(self);
+  } else if (l.failures <= 3) {
+    log()->info("cannot reach {}: {}", address, why);
+  }
+}
+
+/// Runs the joiner side of the handshake with the endpoint at `address`.
+void handshake(membership_actor* self, const std::string& address, caf::actor endpoint) {
+  auto& s = self->state;
+  auto t = std::make_shared<auth::transcript>();
+  t->joiner_name = s.self_ref.name;
+  t->joiner_incarnation = s.self_ref.incarnation;
+  t->joiner_version = v1::PROTOCOL_MINOR;
+  t->joiner_nonce = auth::make_nonce();
+  v1::Hello hello;
+  hello.set_version(v1::PROTOCOL_MINOR);
+  hello.set_node_name(s.self_ref.name);
+  hello.set_incarnation(s.self_ref.incarnation);
+  hello.set_address(s.cfg.address);
+  hello.set_app_version(s.cfg.app_version);
+  hello.set_role(static_cast<v1::Role>(to_wire(s.cfg.role)));
+  hello.set_nonce(t->joiner_nonce);
+  auto timeout = s.cfg.settings.suspect_timeout * 2;
+  self->request(endpoint, timeout, hello_atom::value, serialize(hello))
+    .then(
+      [self, address, endpoint, t, timeout](bool ok, const std::string& bytes) {
+        auto& s = self->state;
+        if (!ok) {
+          v1::Refused r;
+          r.ParseFromString(bytes);
+          link_failed(self, address, "refused: " + r.reason());
+          return;
+        }
+        v1::Challenge ch;
+        if (!ch.ParseFromString(bytes) || ch.version() == 0) {
+          link_failed(self, address, "malformed Challenge");
+          return;
+        }
+        t->responder_name = ch.node_name();
+        t->responder_incarnation = ch.incarnation();
+        t->responder_version = ch.version();
+        t->responder_nonce = ch.nonce();
+        // The responder proves the secret first: a node without it is never trusted.
+        if (!auth::verify(s.cfg.settings.cluster_secret.reveal(), auth::challenge_label, *t,
+                          ch.proof())) {
+          if (s.cfg.metrics) {
+            s.cfg.metrics->refused.with({"authentication"}).inc();
+          }
+          log()->warn("{} ({}) could not prove CLUSTER_SECRET; not joining through it", address,
+                      ch.node_name());
+          link_failed(self, address, "the peer could not prove the secret");
+          return;
+        }
+        v1::Proof proof;
+        proof.set_version(v1::PROTOCOL_MINOR);
+        proof.set_proof(auth::proof(s.cfg.settings.cluster_secret.reveal(), auth::proof_label, *t));
+        member_ref ref{ch.node_name(), ch.incarnation()};
+        self->request(endpoint, timeout, proof_atom::value, serialize(proof))
+          .then(
+            [self, address, endpoint, ref](bool ok2, const std::string& reply) {
+              auto i = self->state.links.find(address);
+              if (i == self->state.links.end()) {
+                return;
+              }
+              if (!ok2) {
+                v1::Refused r;
+                r.ParseFromString(reply);
+                link_failed(self, address, "refused: " + r.reason());
+                return;
+              }
+              auto& l = i->second;
+              l.endpoint = endpoint;
+              l.ref = ref;
+              l.connecting = false;
+              l.ready = true;
+              l.failures = 0;
+              l.last_ack = steady::now();
+              self->state.heard[ref] = l.last_ack;
+              self->monitor(endpoint);
+              log()->info("connected to {} at {}", to_string(ref), address);
+              read_table(self);
+            },
+            [self, address](caf::error& err) {
+              link_failed(self, address, error_text(self, err));
+            });
+      },
+      [self, address](caf::error& err) { link_failed(self, address, error_text(self, err)); });
+}
+
+/// Connects to the endpoint at `address` (unless a link exists or waits for its retry time).
+void ensure_link(membership_actor* self, const std::string& address) {
+  auto& s = self->state;
+  if (address.empty() || address == s.cfg.address) {
+    return;
+  }
+  auto& l = s.links[address];
+  l.address = address;
+  if (l.ready || l.connecting || steady::now() < l.retry_at) {
+    return;
+  }
+  auto colon = address.rfind(':');
+  if (colon == std::string::npos) {
+    return;
+  }
+  auto host = address.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  auto port = static_cast<uint16_t>(std::stoul(address.substr(colon + 1)));
+  l.connecting = true;
+  // With CLUSTER_TLS the connection goes through CAF's OpenSSL module (same interface).
+  auto mm = s.cfg.settings.tls ? self->system().openssl_manager().actor_handle()
+                               : self->system().middleman().actor_handle();
+  self->request(mm, s.cfg.settings.suspect_timeout * 2, caf::connect_atom::value, host, port)
+    .then(
+      [self, address](const caf::node_id&, caf::strong_actor_ptr& ptr,
+                      const std::set<std::string>&) {
+        if (!ptr) {
+          link_failed(self, address, "no actor published there");
+          return;
+        }
+        handshake(self, address, caf::actor_cast<caf::actor>(ptr));
+      },
+      [self, address](caf::error& err) { link_failed(self, address, error_text(self, err)); });
+}
+
+// -- failure detection -----------------------------------------------------------------------
+
+/// Votes against `target` and declares it dead when enough members agree.
+void suspect(membership_actor* self, const member_ref& target) {
+  auto& s = self->state;
+  if (!s.voting.insert(target).second) {
+    return;
+  }
+  // A majority of the up members other than the target (this node included) must agree.
+  std::size_t others = 0;
+  for (const auto& r : s.table.members) {
+    if (r.status == member_status::up && !(r.ref() == target)) {
+      ++others;
+    }
+  }
+  auto required = std::max<std::size_t>(1, std::min(others, others / 2 + 1));
+  auto window = s.cfg.settings.vote_window;
+  auto timeout = std::chrono::seconds(5);
+  log()->warn("suspecting {}: no heartbeat answered for {} ms", to_string(target),
+              s.cfg.settings.suspect_timeout.count());
+  self->request(s.cfg.table, timeout, suspect_atom::value, target, s.self_ref, s.table.version)
+    .then(
+      [self, target, required, window, timeout](outcome out) {
+        auto& s = self->state;
+        if (out != outcome::applied) {
+          s.voting.erase(target);
+          read_table(self);
+          return;
+        }
+        ++s.table.version;
+        self
+          ->request(s.cfg.table, timeout, declare_atom::value, target, required, window,
+                    s.table.version)
+          .then(
+            [self, target, required](vote_result res) {
+              auto& s = self->state;
+              s.voting.erase(target);
+              if (res.result == outcome::applied) {
+                ++s.table.version;
+                if (s.cfg.metrics) {
+                  s.cfg.metrics->declared_dead.inc();
+                }
+                log()->warn("declared {} dead ({} of {} votes)", to_string(target), res.fresh_votes,
+                            required);
+                gossip(self);
+              }
+              read_table(self);
+            },
+            [self, target](caf::error& err) {
+              self->state.voting.erase(target);
+              log()->warn("cannot declare {} dead: {}", to_string(target), error_text(self, err));
+            });
+      },
+      [self, target](caf::error& err) {
+        self->state.voting.erase(target);
+        log()->warn("cannot vote against {}: {}", to_string(target), error_text(self, err));
+      });
+}
+
+/// Suspects every up member not heard from for CLUSTER_SUSPECT_TIMEOUT, whether its connection
+/// is open (a frozen process) or lost (a crashed one, or a cut link that does not come back).
+void detect(membership_actor* self, steady::time_point now) {
+  auto& s = self->state;
+  // If this process itself was frozen (SIGSTOP, a stalled VM) or starved, everyone looks silent:
+  // restart the clocks instead of voting against healthy members. The others have likely declared
+  // this node dead meanwhile; the next table read finds out and rejoins.
+  auto gap = s.last_detect == steady::time_point{} ? steady::duration::zero() : now - s.last_detect;
+  s.last_detect = now;
+  if (gap > s.cfg.settings.suspect_timeout) {
+    log()->warn("this node did not run for {} ms (frozen or starved); restarting the failure "
+                "detector's clocks",
+                std::chrono::duration_cast<std::chrono::milliseconds>(gap).count());
+    for (auto& [ref, t] : s.heard) {
+      t = now;
+    }
+    read_table(self);
+    return;
+  }
+  std::map<member_ref, steady::time_point> heard;
+  for (const auto& r : s.table.members) {
+    if (r.status != member_status::up || r.ref() == s.self_ref) {
+      continue;
+    }
+    auto ref = r.ref();
+    auto i = s.heard.find(ref);
+    // First seen up now: its silence is counted from here.
+    auto last = i == s.heard.end() ? now : i->second;
+    heard.emplace(ref, last);
+    if (s.ph == phase::up && now - last > s.cfg.settings.suspect_timeout) {
+      suspect(self, ref);
+    }
+  }
+  s.heard = std::move(heard);
+}
+
+void beat(membership_actor* self) {
+  auto& s = self->state;
+  auto now = steady::now();
+  detect(self, now);
+  for (auto& [addr, l] : s.links) {
+    if (!l.ready) {
+      continue;
+    }
+    v1::Heartbeat hb;
+    hb.set_version(v1::PROTOCOL_MINOR);
+    hb.set_node_name(s.self_ref.name);
+    hb.set_incarnation(s.self_ref.incarnation);
+    hb.set_seq(++l.seq);
+    auto sent = now;
+    hb.set_sent_at_us(
+      std::chrono::duration_cast<std::chrono::microseconds>(sent.time_since_epoch()).count());
+    auto address = addr;
+    self->request(l.endpoint, s.cfg.settings.suspect_timeout, beat_atom::value, serialize(hb))
+      .then(
+        [self, address, sent, ref = l.ref](const std::string&) {
+          auto i = self->state.links.find(address);
+          if (i == self->state.links.end()) {
+            return;
+          }
+          auto now = steady::now();
+          i->second.last_ack = std::max(i->second.last_ack, now);
+          if (auto h = self->state.heard.find(ref); h != self->state.heard.end()) {
+            h->second = std::max(h->second, now);
+          }
+          if (self->state.cfg.metrics) {
+            self->state.cfg.metrics->heartbeat_rtt.observe(
+              std::chrono::duration<double>(now - sent).count());
+          }
+        },
+        [](caf::error&) {
+          // Silence is what the failure detector measures; nothing to do per miss.
+        });
+  }
+}
+
+// -- the table --------------------------------------------------------------------------------
+
+/// Starts over as a new incarnation (we were declared dead, or our row vanished).
+void rejoin(membership_actor* self, const std::string& why) {
+  auto& s = self->state;
+  auto now_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+  auto next = std::max(now_ms, s.self_ref.incarnation + 1);
+  log()->warn("{}: {}; rejoining as incarnation {}", to_string(s.self_ref), why, next);
+  s.self_ref.incarnation = next;
+  s.ph = phase::starting;
+  if (s.cfg.endpoint) {
+    self->send(s.cfg.endpoint, caf::update_atom::value, next);
+  }
+  for (auto& [addr, l] : s.links) {
+    // Peers handshook with our old incarnation: introduce ourselves again.
+    if (l.ready) {
+      l.ready = false;
+      l.connecting = false;
+      l.retry_at = steady::time_point{};
+      if (l.endpoint) {
+        self->demonitor(l.endpoint);
+        l.endpoint = caf::actor{};
+      }
+    }
+  }
+  publish(self);
+}
+
+/// Declares rows dead whose own heartbeat stopped long ago (their node is gone), one per read.
+bool sweep_stale(membership_actor* self) {
+  auto& s = self->state;
+  for (const auto& r : s.table.members) {
+    if (r.status == member_status::dead || r.ref() == s.self_ref
+        || s.table.read_at - r.heartbeat_at < stale_after(s.cfg)) {
+      continue;
+    }
+    auto target = r.ref();
+    if (r.status == member_status::exiting) {
+      // It left gracefully; its row ends as dead (and is removed an hour later).
+      log()->info("{} left the cluster; marking its row dead", to_string(target));
+    } else {
+      log()->warn("{} has not written its heartbeat for over {} ms: declaring it dead",
+                  to_string(target), stale_after(s.cfg).count());
+    }
+    self
+      ->request(s.cfg.table, std::chrono::seconds(5), status_atom::value, target,
+                member_status::dead, s.table.version)
+      .then(
+        [self](outcome out) {
+          if (out == outcome::applied) {
+            ++self->state.table.version;
+            gossip(self);
+          }
+          read_table(self);
+        },
+        [self](caf::error& err) {
+          log()->warn("cannot sweep a stale member: {}", error_text(self, err));
+        });
+    return true;
+  }
+  return false;
+}
+
+/// Joins: once authenticated with a live member (or allowed to bootstrap), adds our row and
+/// marks it up.
+void try_join(membership_actor* self) {
+  auto& s = self->state;
+  if (s.changing) {
+    return;
+  }
+  bool any_live = false;
+  bool linked_to_live = false;
+  for (const auto& r : s.table.members) {
+    if (r.name == s.self_ref.name || !is_live(r, s.table, s.cfg) || r.status != member_status::up) {
+      continue;
+    }
+    any_live = true;
+    ensure_link(self, r.address);
+    auto i = s.links.find(r.address);
+    if (i != s.links.end() && i->second.ready) {
+      linked_to_live = true;
+    }
+  }
+  bool all_seeds_failed = true;
+  for (const auto& seed : s.seeds) {
+    ensure_link(self, seed);
+    auto i = s.links.find(seed);
+    if (i != s.links.end()
+        && (i->second.ready || i->second.connecting || i->second.failures == 0)) {
+      all_seeds_failed = false;
+    }
+  }
+  bool may_bootstrap = !any_live && s.cfg.settings.bootstrap && all_seeds_failed;
+  if (!linked_to_live && !may_bootstrap) {
+    auto now = steady::now();
+    if (!any_live && now - s.waiting_logged > std::chrono::seconds(10)) {
+      s.waiting_logged = now;
+      log()->warn("no member is up and no seed answered; waiting (set CLUSTER_BOOTSTRAP=true on "
+                  "exactly one node to form a new cluster)");
+    }
+    return;
+  }
+  if (may_bootstrap) {
+    log()->info("no member is up and no seed answered: forming a new cluster (CLUSTER_BOOTSTRAP)");
+  }
+  member_row row;
+  row.name = s.self_ref.name;
+  row.incarnation = s.self_ref.incarnation;
+  row.address = s.cfg.address;
+  row.app_version = s.cfg.app_version;
+  row.role = s.cfg.role;
+  row.status = member_status::joining;
+  s.changing = true;
+  s.ph = phase::joining;
+  self->request(s.cfg.table, std::chrono::seconds(10), add_atom::value, row, s.table.version)
+    .then(
+      [self](outcome out) {
+        auto& s = self->state;
+        s.changing = false;
+        if (out != outcome::applied) {
+          s.ph = phase::starting;
+          read_table(self);
+          return;
+        }
+        ++s.table.version;
+        set_own_status(self, member_status::up, [self](bool ok) {
+          if (ok) {
+            self->state.ph = phase::up;
+          }
+        });
+      },
+      [self](caf::error& err) {
+        self->state.changing = false;
+        self->state.ph = phase::starting;
+        log()->warn("cannot add ourselves to the membership table: {}", error_text(self, err));
+      });
+}
+
+void on_table(membership_actor* self, table_view t) {
+  auto& s = self->state;
+  s.table = std::move(t);
+  s.have_table = true;
+  if (sweep_stale(self)) {
+    return;
+  }
+  const auto* me = s.table.find(s.self_ref);
+  if (s.ph == phase::starting) {
+    try_join(self);
+  } else if (me == nullptr || me->status == member_status::dead) {
+    if (!s.changing && s.ph != phase::joining) {
+      rejoin(self, me == nullptr ? "our row is gone" : "we were declared dead");
+      return;
+    }
+  }
+  // Links: to every live member but us; none to the dead or departed.
+  std::set<std::string> wanted;
+  for (const auto& r : s.table.members) {
+    if (r.name == s.self_ref.name) {
+      continue;
+    }
+    bool active = r.status == member_status::up || r.status == member_status::joining
+                  || r.status == member_status::leaving;
+    if (active) {
+      wanted.insert(r.address);
+    }
+  }
+  for (const auto& seed : s.seeds) {
+    if (s.ph == phase::starting) {
+      wanted.insert(seed);
+    }
+  }
+  std::vector<std::string> unwanted;
+  for (auto& [addr, l] : s.links) {
+    if (wanted.count(addr) == 0 && !l.connecting) {
+      unwanted.push_back(addr);
+    }
+  }
+  for (const auto& addr : unwanted) {
+    drop_link(self, addr);
+  }
+  if (s.ph != phase::starting) {
+    for (const auto& addr : wanted) {
+      ensure_link(self, addr);
+    }
+  }
+  publish(self);
+}
+
+void read_table(membership_actor* self) {
+  auto& s = self->state;
+  if (s.reading) {
+    s.read_again = true;
+    return;
+  }
+  s.reading = true;
+  self->request(s.cfg.table, std::chrono::seconds(10), read_atom::value)
+    .then(
+      [self](table_view& t) {
+        auto& s = self->state;
+        s.reading = false;
+        on_table(self, std::move(t));
+        if (s.read_again) {
+          s.read_again = false;
+          read_table(self);
+        }
+      },
+      [self](caf::error& err) {
+        auto& s = self->state;
+        s.reading = false;
+        s.read_again = false;
+        auto now = steady::now();
+        if (now - s.waiting_logged > std::chrono::seconds(10)) {
+          s.waiting_logged = now;
+          log()->warn("cannot read the membership table: {}", error_text(self, err));
+        }
+      });
+}
+
+// -- views ------------------------------------------------------------------------------------
+
+void publish(membership_actor* self) {
+  auto& s = self->state;
+  auto v = std::make_shared<view>();
+  v->generation = ++s.generation;
+  v->table = s.table;
+  v->placement = ring_of(s.table);
+  v->self = s.self_ref;
+  const auto* me = s.table.find(s.self_ref);
+  v->self_status = me != nullptr ? me->status : member_status::joining;
+  for (const auto& [addr, l] : s.links) {
+    if (l.ready) {
+      v->peers.emplace(l.ref, l.endpoint);
+    }
+  }
+  auto previous = s.current;
+  s.current = v;
+  if (s.cfg.metrics) {
+    s.cfg.metrics->view_changes.inc();
+    std::map<std::string, std::size_t> counts{
+      {"joining", 0}, {"up", 0}, {"leaving", 0}, {"exiting", 0}, {"dead", 0}};
+    // Latest incarnation of each name only.
+    std::map<std::string, const member_row*> latest;
+    for (const auto& r : s.table.members) {
+      auto& slot = latest[r.name];
+      if (slot == nullptr || slot->incarnation < r.incarnation) {
+        slot = &r;
+      }
+    }
+    for (const auto& [name, r] : latest) {
+      ++counts[to_string(r->status)];
+    }
+    for (const auto& [st, n] : counts) {
+      s.cfg.metrics->members.with({st}).set(static_cast<double>(n));
+    }
+    if (!previous->placement.empty() && !(previous->placement == v->placement)) {
+      std::size_t moved = 0;
+      for (std::size_t p = 0; p < partition_count; ++p) {
+        if (previous->placement.owner(p) != v->placement.owner(p)) {
+          ++moved;
+        }
+      }
+      s.cfg.metrics->handoffs.inc(moved);
+    }
+  }
+  if (s.cfg.board != nullptr) {
+    s.cfg.board->publish(v);
+  }
+  if (s.cfg.on_view) {
+    s.cfg.on_view(*previous, *v);
+  }
+}
+
+caf::behavior membership_impl(membership_actor* self, membership_config cfg) {
+  auto& s = self->state;
+  s.cfg = std::move(cfg);
+  s.self_ref = member_ref{s.cfg.node_name, s.cfg.incarnation};
+  self->set_down_handler([self](caf::down_msg& msg) {
+    for (auto& [addr, l] : self->state.links) {
+      if (l.endpoint && l.endpoint.address() == msg.source) {
+        auto address = addr;
+        link_failed(self, address, "connection lost");
+        return;
+      }
+    }
+  });
+  // Seeds: resolved once now and again at every refresh while not yet a member.
+  std::vector<std::string> seeds;
+  for (const auto& hp : s.cfg.settings.seeds) {
+    bool v6 = hp.host.find(':') != std::string::npos;
+    seeds.push_back((v6 ? "[" + hp.host + "]" : hp.host) + ":" + std::to_string(hp.port));
+  }
+  auto resolve = [self, seeds] {
+    if (seeds.empty()) {
+      return;
+    }
+    self->request(self->state.cfg.table, std::chrono::seconds(10), resolve_atom::value, seeds)
+      .then([self](std::vector<std::string>& addrs) { self->state.seeds = std::move(addrs); },
+            [](caf::error&) {});
+  };
+  resolve();
+  read_table(self);
+  self->delayed_send(self, s.cfg.settings.heartbeat_interval, beat_tick_atom::value);
+  self->delayed_send(self, s.cfg.settings.heartbeat_interval, alive_tick_atom::value);
+  self->delayed_send(self, s.cfg.settings.refresh_interval, refresh_tick_atom::value);
+  return {
+    [self](beat_tick_atom) {
+      beat(self);
+      self->delayed_send(self, self->state.cfg.settings.heartbeat_interval, beat_tick_atom::value);
+    },
+    [self](alive_tick_atom) {
+      auto& s = self->state;
+      if (s.ph != phase::starting && !s.changing) {
+        self->request(s.cfg.table, s.cfg.settings.suspect_timeout, alive_atom::value, s.self_ref)
+          .then(
+            [self](outcome out) {
+              if (out == outcome::rejected || out == outcome::not_found) {
+                read_table(self); // on_table sees the eviction and rejoins
+              }
+            },
+            [](caf::error&) {});
+      }
+      self->delayed_send(self, s.cfg.settings.heartbeat_interval, alive_tick_atom::value);
+    },
+    [self, resolve](refresh_tick_atom) {
+      auto& s = self->state;
+      if (s.ph == phase::starting) {
+        resolve();
+      }
+      read_table(self);
+      self->delayed_send(self, s.cfg.settings.refresh_interval, refresh_tick_atom::value);
+    },
+    [self](view_changed_atom) { read_table(self); },
+    [self](leave_atom) {
+      auto rp = self->make_response_promise<bool>();
+      auto& s = self->state;
+      if (s.ph != phase::up) {
+        rp.deliver(false);
+        return rp;
+      }
+      s.ph = phase::leaving;
+      set_own_status(self, member_status::leaving, [rp](bool ok) mutable { rp.deliver(ok); });
+      return rp;
+    },
+    [self](exit_atom) {
+      auto rp = self->make_response_promise<bool>();
+      auto& s = self->state;
+      if (s.ph != phase::leaving && s.ph != phase::up) {
+        rp.deliver(false);
+        return rp;
+      }
+      s.ph = phase::exiting;
+      set_own_status(self, member_status::exiting, [rp](bool ok) mutable { rp.deliver(ok); });
+      return rp;
+    },
+    [self](fan_atom, const std::string& alert_bytes) {
+      for (auto& [addr, l] : self->state.links) {
+        if (l.ready) {
+          self->send(l.endpoint, alert_atom::value, alert_bytes);
+        }
+      }
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_membership(caf::actor_system& sys, membership_config cfg) {
+  return sys.spawn(membership_impl, std::move(cfg));
+}
+
+} // namespace klerno::cluster
