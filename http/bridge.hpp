@@ -52,6 +52,11 @@ public:
     return sys_;
   }
 
+  /// Returns the io_context of this io thread (for timers of handlers).
+  boost::asio::io_context& context() noexcept {
+    return ioc_;
+  }
+
   /// Detaches from the io_context and terminates the companion: pending response handlers are
   /// dropped (their responders answer the clients). Must run on the io thread; idempotent.
   void close();

@@ -14,6 +14,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
 
+#include "actors/alerts/hub.hpp"
 #include "actors/storage/messages.hpp"
 #include "actors/storage/storage.hpp"
 #include "runtime/errc.hpp"
@@ -94,8 +95,12 @@ outcomes all_failed(std::size_t n, const caf::error& err) {
   return out;
 }
 
-/// Counts and logs what a committed store means: a new row, a duplicate, an alert.
-void account(const wallet_config& cfg, const storage::stored& s) {
+/// Counts and logs what a committed store means: a new row, a duplicate, an alert (also sent to
+/// the alert hub, for the WebSocket watchers and the cluster).
+void account(caf::actor_system& sys, const wallet_config& cfg, const storage::stored& s) {
+  if (s.inserted && s.row.risk_score >= cfg.alert_threshold) {
+    alerts::publish_local(sys, s.row);
+  }
   if (!cfg.metrics) {
     return;
   }
@@ -200,6 +205,7 @@ struct wallet_state {
   std::size_t in_flight = 0; ///< groups waiting for the writer
   std::chrono::steady_clock::time_point last_active;
   bool passivating = false;
+  bool retiring = false; ///< no longer owned here: stops once idle
   writer_link writes;
   static inline const char* name = "klerno.wallet";
 };
@@ -256,9 +262,12 @@ void handle_group(wallet_actor* self, std::vector<model::transaction> txs, group
         st.history.remove(ids[i]);
         st.history.add(scoring::entry_of(o.result.row));
       }
-      account(*st.cfg, o.result);
+      account(self->system(), *st.cfg, o.result);
     }
     done(std::move(out));
+    if (st.retiring && st.in_flight == 0 && st.stash.empty()) {
+      self->quit();
+    }
   });
 }
 
@@ -353,6 +362,13 @@ caf::behavior wallet_impl(wallet_actor* self, std::string addr,
                    store_many_reply{std::move(out)});
       });
     },
+    [self](retire_atom) {
+      auto& st = self->state;
+      st.retiring = true;
+      if (st.in_flight == 0 && st.stash.empty()) {
+        self->quit();
+      }
+    },
     [self](idle_check_atom) {
       auto& st = self->state;
       auto idle = std::chrono::steady_clock::now() - st.last_active;
@@ -439,7 +455,7 @@ void store_unowned(region_impl_actor* self, std::vector<model::transaction> txs,
   write(self, self->state.writes, std::move(txs), [self, done](outcomes out) {
     for (const auto& o : out) {
       if (!o.error) {
-        account(*self->state.cfg, o.result);
+        account(self->system(), *self->state.cfg, o.result);
       }
     }
     done(std::move(out));
@@ -567,6 +583,29 @@ caf::behavior region_impl(region_impl_actor* self, std::shared_ptr<const wallet_
       return self->delegate(caf::actor_cast<region_actor>(w), store_atom::value, std::move(req));
     },
     [self](store_many_atom, store_many_request& req) { return store_many(self, req); },
+    [self](retire_atom, const ownership_check& owned) {
+      auto& st = self->state;
+      std::vector<std::string> gone;
+      for (const auto& [addr, e] : st.wallets) {
+        if (!owned(addr)) {
+          gone.push_back(addr);
+        }
+      }
+      for (const auto& addr : gone) {
+        auto i = st.wallets.find(addr);
+        self->send(i->second.actor, retire_atom::value);
+        st.names.erase(i->second.actor.address());
+        st.wallets.erase(i);
+        if (st.cfg->metrics) {
+          st.cfg->metrics->active.dec();
+          st.cfg->metrics->passivations.inc();
+        }
+      }
+      if (!gone.empty()) {
+        runtime::logging::get("actors")->info("handed {} wallet(s) over to their new owners",
+                                              gone.size());
+      }
+    },
     [self](group_done_atom, uint64_t batch_id, uint64_t group, store_many_reply& reply) {
       auto& st = self->state;
       auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());

@@ -18,6 +18,7 @@
 // owning the wallets the ring assigns to it).
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -65,11 +66,19 @@ struct store_many_reply {
   std::vector<item_outcome> items;
 };
 
+using retire_atom = caf::atom_constant<caf::atom("w_retire")>;
+
+/// Says whether this node (still) owns a wallet, in the current cluster view.
+using ownership_check = std::function<bool(const std::string& wallet)>;
+
 /// The region's interface. A batch costs one message per wallet it touches and one group commit
-/// request per wallet, whatever its size.
+/// request per wallet, whatever its size. `(w_retire, check)` passivates the wallets this node
+/// no longer owns (after a view change): they finish what they have started and stop, so a
+/// wallet that comes back later starts from PostgreSQL, not from a stale history.
 using region_actor =
   caf::typed_actor<caf::replies_to<store_atom, store_request>::with<store_reply>,
-                   caf::replies_to<store_many_atom, store_many_request>::with<store_many_reply>>;
+                   caf::replies_to<store_many_atom, store_many_request>::with<store_many_reply>,
+                   caf::reacts_to<retire_atom, ownership_check>>;
 
 /// Registry name of the node's region.
 constexpr caf::atom_value region_name = caf::atom("wallets");
@@ -109,3 +118,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(klerno::actors::wallet::store_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(klerno::actors::wallet::store_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(klerno::actors::wallet::store_many_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(klerno::actors::wallet::store_many_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(klerno::actors::wallet::ownership_check)

@@ -16,6 +16,7 @@
 #include "http/api/body.hpp"
 #include "http/api/csv.hpp"
 #include "http/api/cursor_codec.hpp"
+#include "http/api/gateway.hpp"
 #include "http/api/query.hpp"
 #include "http/api/xrpl.hpp"
 #include "http/bridge.hpp"
@@ -338,23 +339,25 @@ void store_tx(const api_context& ctx, request_context& rc, const responder& done
     reply_field_error(done, *e);
     return;
   }
-  auto region = lookup<actors::wallet::region_actor>(rc, actors::wallet::region_name);
-  if (!require_actor(region, done)) {
-    return;
-  }
-  rc.bridge.self()
-    ->request(region, ctx.request_timeout, actors::wallet::store_atom::value,
-              actors::wallet::store_request{std::move(std::get<transaction>(parsed))})
-    .then(
-      [done](const actors::wallet::store_reply& reply) {
-        const auto& s = reply.result;
-        auto res = make_json(s.inserted ? status::created : status::ok, to_json(s.row));
-        std::string location = "/transactions/";
-        location += percent_encode(s.row.tx_id);
-        res.set(bhttp::field::location, location);
-        done(std::move(res));
-      },
-      [done](caf::error& err) { reply_storage_error(done, err); });
+  std::vector<transaction> txs;
+  txs.push_back(std::move(std::get<transaction>(parsed)));
+  store_on_owners(rc.bridge, ctx.gateway, std::move(txs), ctx.request_timeout,
+                  [done](store_outcomes out, std::string owner) {
+                    auto& o = out.front();
+                    if (o.error) {
+                      reply_storage_error(done, o.error);
+                      return;
+                    }
+                    const auto& s = o.result;
+                    auto res = make_json(s.inserted ? status::created : status::ok, to_json(s.row));
+                    std::string location = "/transactions/";
+                    location += percent_encode(s.row.tx_id);
+                    res.set(bhttp::field::location, location);
+                    if (!owner.empty()) {
+                      res.set("X-Klerno-Owner", owner);
+                    }
+                    done(std::move(res));
+                  });
 }
 
 void store_batch(const api_context& ctx, request_context& rc, const responder& done) {
@@ -366,12 +369,8 @@ void store_batch(const api_context& ctx, request_context& rc, const responder& d
   if (!batch) {
     return;
   }
-  auto region = lookup<actors::wallet::region_actor>(rc, actors::wallet::region_name);
-  if (!require_actor(region, done)) {
-    return;
-  }
-  // Refused items are answered here; the valid ones go to the region in one request (it groups
-  // them by wallet: one message and one group commit request per wallet).
+  // Refused items are answered here; the valid ones go to their owners, one request per owner
+  // (the region there groups them by wallet: one message and one group commit per wallet).
   auto n = batch->items.size();
   auto items = std::make_shared<std::vector<std::string>>(n);
   auto tally = std::make_shared<batch_tally>();
@@ -412,40 +411,37 @@ void store_batch(const api_context& ctx, request_context& rc, const responder& d
     finish(0, 0);
     return;
   }
-  rc.bridge.self()
-    ->request(region, ctx.request_timeout, actors::wallet::store_many_atom::value, std::move(req))
-    .then(
-      [items, tally, positions, threshold, finish](actors::wallet::store_many_reply& reply) {
-        std::size_t stored = 0;
-        std::size_t duplicates = 0;
-        for (std::size_t k = 0; k < positions->size() && k < reply.items.size(); ++k) {
-          auto i = (*positions)[k];
-          auto& o = reply.items[k];
-          auto& out = (*items)[i];
-          if (o.error) {
-            ++tally->failed;
-            bool unavailable = runtime::is(o.error, runtime::errc::unavailable)
-                               || runtime::is(o.error, runtime::errc::shutting_down);
-            bool slow = runtime::is(o.error, runtime::errc::deadline_exceeded)
-                        || o.error == caf::sec::request_timeout;
-            append_item_error(out, i, unavailable ? 503 : (slow ? 504 : 500),
-                              unavailable ? "service_unavailable"
-                                          : (slow ? "gateway_timeout" : "internal_error"),
-                              {"", actors::storage::error_text(o.error)});
-            continue;
-          }
-          const auto& s = o.result;
-          ++(s.inserted ? stored : duplicates);
-          tally->add(s.row, threshold);
-          fmt::format_to(std::back_inserter(out),
-                         "{{\"index\":{},\"status\":{},\"transaction\":", i,
-                         s.inserted ? 201 : 200);
-          append_json(out, s.row);
-          out += '}';
+  store_on_owners(
+    rc.bridge, ctx.gateway, std::move(req.txs), ctx.request_timeout,
+    [items, tally, positions, threshold, finish](store_outcomes reply, std::string) {
+      std::size_t stored = 0;
+      std::size_t duplicates = 0;
+      for (std::size_t k = 0; k < positions->size() && k < reply.size(); ++k) {
+        auto i = (*positions)[k];
+        auto& o = reply[k];
+        auto& out = (*items)[i];
+        if (o.error) {
+          ++tally->failed;
+          bool unavailable = runtime::is(o.error, runtime::errc::unavailable)
+                             || runtime::is(o.error, runtime::errc::shutting_down);
+          bool slow = runtime::is(o.error, runtime::errc::deadline_exceeded)
+                      || o.error == caf::sec::request_timeout;
+          append_item_error(out, i, unavailable ? 503 : (slow ? 504 : 500),
+                            unavailable ? "service_unavailable"
+                                        : (slow ? "gateway_timeout" : "internal_error"),
+                            {"", actors::storage::error_text(o.error)});
+          continue;
         }
-        finish(stored, duplicates);
-      },
-      [done](caf::error& err) { reply_storage_error(done, err); });
+        const auto& s = o.result;
+        ++(s.inserted ? stored : duplicates);
+        tally->add(s.row, threshold);
+        fmt::format_to(std::back_inserter(out), "{{\"index\":{},\"status\":{},\"transaction\":", i,
+                       s.inserted ? 201 : 200);
+        append_json(out, s.row);
+        out += '}';
+      }
+      finish(stored, duplicates);
+    });
 }
 
 // -- GET /transactions/{tx_id}, GET /transactions ----------------------------------------------
@@ -715,6 +711,51 @@ void export_csv(const api_context& ctx, request_context& rc, const responder& do
       [done](caf::error& err) { reply_storage_error(done, err); });
 }
 
+// -- GET /cluster/members -----------------------------------------------------------------------
+
+void cluster_members(const api_context& ctx, request_context&, const responder& done) {
+  if (ctx.gateway.board == nullptr) {
+    done(make_json(status::ok, "{\"cluster\":false,\"members\":[]}"));
+    return;
+  }
+  auto view = ctx.gateway.board->current();
+  // The latest incarnation of each node name.
+  std::map<std::string, const cluster::member_row*> latest;
+  for (const auto& r : view->table.members) {
+    auto& slot = latest[r.name];
+    if (slot == nullptr || slot->incarnation < r.incarnation) {
+      slot = &r;
+    }
+  }
+  std::string body = "{\"cluster\":true,\"self\":";
+  runtime::append_json_string(body, view->self.name);
+  fmt::format_to(std::back_inserter(body), ",\"table_version\":{},\"members\":[",
+                 view->table.version);
+  bool first = true;
+  for (const auto& [name, r] : latest) {
+    auto age =
+      std::chrono::duration_cast<std::chrono::milliseconds>(view->table.read_at - r->heartbeat_at)
+        .count();
+    body += first ? "{" : ",{";
+    first = false;
+    body += "\"name\":";
+    runtime::append_json_string(body, r->name);
+    body += ",\"address\":";
+    runtime::append_json_string(body, r->address);
+    fmt::format_to(std::back_inserter(body),
+                   ",\"status\":\"{}\",\"role\":\"{}\",\"incarnation\":{},"
+                   "\"heartbeat_age_ms\":{},\"version\":",
+                   cluster::to_string(r->status), cluster::to_string(r->role), r->incarnation,
+                   std::max<long long>(age, 0));
+    runtime::append_json_string(body, r->app_version);
+    fmt::format_to(std::back_inserter(body), ",\"partitions\":{},\"connected\":{}}}",
+                   view->placement.partitions_of(r->ref()),
+                   view->is_self(r->ref()) || view->peers.count(r->ref()) > 0);
+  }
+  body += "]}";
+  done(make_json(status::ok, std::move(body)));
+}
+
 } // namespace
 
 void add_api_routes(router& r, std::shared_ptr<const api_context> ctx) {
@@ -748,6 +789,9 @@ void add_api_routes(router& r, std::shared_ptr<const api_context> ctx) {
   r.add(
     verb::get, "/export/csv",
     [ctx](request_context& rc, responder done) { export_csv(*ctx, rc, done); }, keyed);
+  r.add(
+    verb::get, "/cluster/members",
+    [ctx](request_context& rc, responder done) { cluster_members(*ctx, rc, done); }, keyed);
 }
 
 } // namespace klerno::http::api

@@ -21,6 +21,7 @@
 
 #include "actors/scoring/rules.hpp"
 #include "config/settings.hpp"
+#include "http/api/gateway.hpp"
 #include "http/api/transaction_json.hpp"
 #include "http/router.hpp"
 #include "runtime/metrics.hpp"
@@ -35,6 +36,7 @@ struct api_context {
   bool storage_enabled = false;                      ///< DATABASE_URL is set
   std::chrono::milliseconds request_timeout{10'000}; ///< bound of every actor request
   runtime::metrics::counter_family* scored = nullptr; ///< klerno_transactions_scored_total{bucket}
+  gateway_config gateway; ///< where wallets' owners are found (no board: everything is local)
 };
 
 /// Adds the AML API routes to `r`.
