@@ -1020,6 +1020,31 @@ std::vector<option> make_options() {
   t.push_back(uint_option(
     "ANALYTICS_MAX_DAYS", 1, 36'500, "Largest `days` an analytics request may ask for.",
     [](auto& s) -> auto& { return s.api.analytics_max_days; }));
+  t.push_back(uint_option(
+    "WS_MAX_WATCH", 1, 1'000'000, "Addresses one WS /ws/alerts client may watch.",
+    [](auto& s) -> auto& { return s.api.ws_max_watch; }));
+  t.push_back(size_option(
+    "WS_MAX_MESSAGE_BYTES", 64, 64 * 1024 * 1024,
+    "Largest WebSocket message from a client; larger closes with 1009.",
+    [](auto& s) -> auto& { return s.api.ws_max_message_bytes; }));
+  t.push_back(uint_option(
+    "WS_MAX_QUEUE", 1, 1'000'000,
+    "Frames waiting to be written to one WebSocket client; more drops them and closes with 1013.",
+    [](auto& s) -> auto& { return s.api.ws_max_queue; }));
+  t.push_back(uint_option(
+    "WS_MESSAGE_RATE", 1, 1'000'000, "Messages per second a WebSocket client may send, sustained.",
+    [](auto& s) -> auto& { return s.api.ws_message_rate; }));
+  t.push_back(uint_option(
+    "WS_MESSAGE_BURST", 1, 1'000'000,
+    "Messages a WebSocket client may send in a burst; more closes with 1008.",
+    [](auto& s) -> auto& { return s.api.ws_message_burst; }));
+  t.push_back(duration_option(
+    "WS_PING_INTERVAL", ms{100}, "Period of the server's keep-alive ping on a WebSocket.",
+    [](auto& s) -> auto& { return s.api.ws_ping_interval; }));
+  t.push_back(duration_option(
+    "WS_PONG_TIMEOUT", ms{100},
+    "Time a WebSocket client has to answer a ping before it is dropped.",
+    [](auto& s) -> auto& { return s.api.ws_pong_timeout; }));
   // Risk rules and the per-wallet signals.
   t.push_back(word_list_option(
     "SUSPICIOUS_MEMO_WORDS", "Words that make a memo suspicious (substring match).",

@@ -157,9 +157,16 @@ struct api_settings {
   std::size_t page_limit_default = 50;                 ///< PAGE_LIMIT_DEFAULT
   std::size_t page_limit_max = 500;                    ///< PAGE_LIMIT_MAX
   std::size_t max_memo_bytes = 1'024;                  ///< MAX_MEMO_BYTES
-  std::string max_amount = "1000000000000000"; ///< MAX_AMOUNT: largest |amount| or fee accepted
-  std::size_t export_chunk_rows = 1'000;       ///< EXPORT_CHUNK_ROWS: rows per database round trip
-  unsigned analytics_max_days = 366;           ///< ANALYTICS_MAX_DAYS
+  std::string max_amount = "1000000000000000";  ///< MAX_AMOUNT: largest |amount| or fee accepted
+  std::size_t export_chunk_rows = 1'000;        ///< EXPORT_CHUNK_ROWS: rows per database round trip
+  unsigned analytics_max_days = 366;            ///< ANALYTICS_MAX_DAYS
+  std::size_t ws_max_watch = 1'000;             ///< WS_MAX_WATCH: addresses per watch set
+  std::size_t ws_max_message_bytes = 64 * 1024; ///< WS_MAX_MESSAGE_BYTES -> close 1009
+  std::size_t ws_max_queue = 256;               ///< WS_MAX_QUEUE: frames waiting -> close 1013
+  unsigned ws_message_rate = 5;                 ///< WS_MESSAGE_RATE: client messages per second
+  unsigned ws_message_burst = 20;               ///< WS_MESSAGE_BURST -> close 1008
+  std::chrono::milliseconds ws_ping_interval{30'000}; ///< WS_PING_INTERVAL
+  std::chrono::milliseconds ws_pong_timeout{10'000};  ///< WS_PONG_TIMEOUT
 };
 
 /// The risk rules' word lists and the stateful signals of the per-wallet actors.

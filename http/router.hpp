@@ -6,6 +6,7 @@
 // answered by the GET handler (the session drops the body).
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,6 +20,8 @@
 namespace klerno::http {
 
 using verb = boost::beast::http::verb;
+
+class ws_endpoint; // http/ws_session.hpp
 
 /// Who may call a route.
 enum class access {
@@ -40,8 +43,9 @@ struct route {
   std::string pattern; ///< also the `route` label of the HTTP metrics
   handler fn;
   route_options options;
-  std::size_t index = 0;                ///< position in registration order
-  std::vector<std::string> param_names; ///< names of the {placeholders}, in path order
+  std::size_t index = 0;                  ///< position in registration order
+  std::vector<std::string> param_names;   ///< names of the {placeholders}, in path order
+  std::shared_ptr<ws_endpoint> websocket; ///< set: a WebSocket route (see `add_websocket`)
 };
 
 /// Outcome of a lookup.
@@ -58,6 +62,16 @@ class router {
 public:
   /// Adds a route. Throws std::invalid_argument for a malformed pattern or a duplicate.
   void add(verb method, std::string pattern, handler fn, route_options options = {});
+
+  /// Adds a WebSocket route: a valid WebSocket handshake on GET `pattern` (with the API key when
+  /// `options` ask for one; WebSocket routes also take it as the `api_key` query parameter, which
+  /// browsers can set) hands the connection to `endpoint`; any other request to it is answered by
+  /// `fn` (e.g. 426 Upgrade Required).
+  void add_websocket(std::string pattern, handler fn, route_options options,
+                     std::shared_ptr<ws_endpoint> endpoint) {
+    add(verb::get, std::move(pattern), std::move(fn), options);
+    routes_.back()->websocket = std::move(endpoint);
+  }
 
   /// Finds the route for `method` and `path` (the target without its query string).
   route_match find(verb method, std::string_view path) const;

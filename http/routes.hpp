@@ -14,10 +14,11 @@ namespace klerno::http {
 /// Optional route groups.
 struct route_groups {
   bool metrics = true; ///< GET /metrics (PROMETHEUS_ENABLED)
+  bool api = true;     ///< the AML API, /openapi.json and WS /ws/alerts (not on a worker)
   bool chaos = false;  ///< POST /chaos/actors/{name}/kill (CHAOS_ENDPOINTS)
 };
 
-/// Adds the probes, the AML API, /openapi.json and the optional groups to `r`.
+/// Adds the probes and the groups chosen in `groups` to `r`.
 void add_all_routes(router& r, std::shared_ptr<const probe_context> probes,
                     std::shared_ptr<const api::api_context> api, route_groups groups);
 

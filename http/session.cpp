@@ -15,9 +15,11 @@
 #include <fmt/format.h>
 
 #include "config/secret.hpp"
+#include "http/api/query.hpp"
 #include "http/io_worker.hpp"
 #include "http/request_id.hpp"
 #include "http/server.hpp"
+#include "http/ws_session.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/text.hpp"
 
@@ -390,7 +392,13 @@ std::optional<response> session::precheck(const request& req, std::string_view p
       break;
   }
   if (match_.target->options.auth == access::api_key) {
-    auto key = req[api_key_header];
+    std::string_view key = req[api_key_header];
+    std::optional<std::string> query_key;
+    if (key.empty() && match_.target->websocket) {
+      // Browsers cannot set headers on a WebSocket handshake: these routes take ?api_key= too.
+      query_key = api::query_param(split_target(req.target()).second, "api_key");
+      key = query_key ? std::string_view{*query_key} : key;
+    }
     const auto& expected = srv_.auth().api_key;
     if (expected.empty() || key.empty() || !config::constant_time_equals(key, expected.reveal())) {
       return make_error(status::unauthorized,
@@ -421,6 +429,8 @@ void session::dispatch_request() {
     auto res = std::move(*early_error_);
     early_error_.reset();
     respond_now(s, std::move(res));
+  } else if (match_.target->websocket && is_websocket_handshake(req)) {
+    upgrade(s, std::move(req));
   } else {
     const auto& r = *match_.target;
     request_context ctx{req, s.request_id, path, query, match_.params, worker_.bridge(), peer_};
@@ -439,6 +449,36 @@ void session::dispatch_request() {
   }
   request_id_.clear();
   do_read(); // pipelining: read the next request while this one is being answered
+}
+
+void session::upgrade(slot& s, request req) {
+  read_stopped_ = true;
+  if (slots_.size() > 1 || writing_ || draining_) {
+    // The 101 must be the next thing the client reads; a draining node takes no new streams.
+    s.close_after = true;
+    respond_now(s, make_error(draining_ ? status::service_unavailable : status::bad_request,
+                              "cannot switch protocols behind pipelined requests or while "
+                              "shutting down",
+                              s.request_id));
+    return;
+  }
+  s.res.result(status::switching_protocols);
+  record(s, 0);
+  srv_.metrics().in_flight.dec();
+  // The WebSocket side reports the end of the connection; this session then closes (accounting).
+  auto ended = [self = shared_from_this()] {
+    self->close();
+  };
+  ws_handoff h{std::move(socket_), std::move(req),
+               s.request_id,       peer_,
+               &worker_.bridge(),  srv_.settings().write_timeout,
+               std::move(ended)};
+  slots_.clear();
+  // From here on the WebSocket side owns the socket and its deadlines; this session stays
+  // registered (drain, close, the connection count) until it reports the end.
+  timer_.cancel();
+  timer_expiry_ = idle_deadline_ = read_deadline_ = write_deadline_ = clock::time_point::max();
+  ws_ = match_.target->websocket->accept(std::move(h));
 }
 
 // -- responses ----------------------------------------------------------------
@@ -754,6 +794,10 @@ void session::drain() {
   if (closed_) {
     return;
   }
+  if (auto ws = ws_.lock()) {
+    ws->drain(); // closes with 1001, then reports the end
+    return;
+  }
   draining_ = true;
   if (slots_.empty() && !writing_ && !mid_request()) {
     close();
@@ -801,6 +845,9 @@ void session::close() {
     return;
   }
   closed_ = true;
+  if (auto ws = ws_.lock()) {
+    ws->close();
+  }
   boost::system::error_code ignored;
   timer_.cancel();
   socket_.shutdown(tcp::socket::shutdown_both, ignored);

@@ -32,6 +32,7 @@ namespace klerno::http {
 
 class io_worker;
 class server;
+class upgraded_connection;
 
 /// One client connection.
 class session : public reply_sink, public std::enable_shared_from_this<session> {
@@ -87,6 +88,8 @@ private:
   void on_body(boost::system::error_code ec);
   void on_read_error(boost::system::error_code ec);
   void dispatch_request();
+  /// Hands the connection to the route's WebSocket endpoint (or refuses the upgrade).
+  void upgrade(slot& s, request req);
   std::optional<response> precheck(const request& req, std::string_view path) const;
   void respond_now(slot& s, response res);
   slot& push_slot(verb method, std::string request_id, std::string path);
@@ -135,6 +138,7 @@ private:
   bool lingering_ = false;      ///< response sent, discarding input before closing
   std::size_t lingered_ = 0;    ///< bytes discarded while lingering
   bool closed_ = false;
+  std::weak_ptr<upgraded_connection> ws_; ///< after an upgrade: the WebSocket side
 };
 
 } // namespace klerno::http

@@ -895,7 +895,7 @@ TEST_CASE("the placeholders printed by render keep the value of an earlier sourc
 
 TEST_CASE("known_keys lists every key once and help_text documents each of them") {
   const auto& keys = known_keys();
-  CHECK(keys.size() == 85);
+  CHECK(keys.size() == 92);
   CHECK(keys.front() == "APP_ENV");
   CHECK(std::set<std::string>(keys.begin(), keys.end()).size() == keys.size());
   auto help = help_text();

@@ -19,6 +19,14 @@ namespace {
 
 using route_key = std::pair<std::string, std::string>; // (method, path)
 
+http::route_groups all_groups() {
+  http::route_groups groups;
+  groups.metrics = true;
+  groups.api = true;
+  groups.chaos = true;
+  return groups;
+}
+
 std::set<route_key> served_routes() {
   static runtime::health_board board;
   static runtime::metrics::registry metrics;
@@ -27,7 +35,7 @@ std::set<route_key> served_routes() {
   probes->metrics = &metrics;
   auto api = std::make_shared<http::api::api_context>();
   http::router r;
-  http::add_all_routes(r, probes, api, {true, true});
+  http::add_all_routes(r, probes, api, all_groups());
   std::set<route_key> result;
   for (const auto& route : r.routes()) {
     auto method = std::string{boost::beast::http::to_string(route->method)};
@@ -82,7 +90,7 @@ TEST_CASE("routes with an API key are documented with it, open routes without") 
   probes->board = &board;
   probes->metrics = &metrics;
   http::router r;
-  http::add_all_routes(r, probes, std::make_shared<http::api::api_context>(), {true, true});
+  http::add_all_routes(r, probes, std::make_shared<http::api::api_context>(), all_groups());
   for (const auto& route : r.routes()) {
     auto method = std::string{boost::beast::http::to_string(route->method)};
     for (auto& c : method) {
