@@ -23,6 +23,7 @@ struct health_state {
   bool sampled = false;
   uint64_t sequence = 0;
   std::chrono::microseconds lag{0};
+  bool recheck_pending = false; ///< a recheck_atom is on its way
   static inline const char* name = "health";
 };
 
@@ -63,18 +64,29 @@ snapshot_ptr sample(health_pointer self) {
   return st.cfg.board->snapshot();
 }
 
+/// How often a failing dependency is checked again (at most HEALTH_CHECK_INTERVAL).
+constexpr std::chrono::milliseconds failing_recheck_interval{500};
+
 /// Pings every dependency; each answer updates its status and publishes a snapshot.
 void check_dependencies(health_pointer self) {
   auto& st = self->state;
   for (std::size_t i = 0; i < st.cfg.dependencies.size(); ++i) {
     const auto& dep = st.cfg.dependencies[i];
     auto record = [self, i](bool ok, std::chrono::microseconds latency, std::string detail) {
-      auto& status = self->state.dependencies[i];
+      auto& st = self->state;
+      auto& status = st.dependencies[i];
       status.ok = ok;
       status.latency = latency;
       status.detail = std::move(detail);
       status.checked_at = std::chrono::system_clock::now();
       sample(self);
+      // A failing dependency (a pool still connecting at start, a database back after an outage)
+      // is checked again soon, so readiness follows it within a fraction of a second.
+      if (!ok && !st.recheck_pending) {
+        st.recheck_pending = true;
+        self->delayed_send(self, std::min(st.cfg.sample_interval, failing_recheck_interval),
+                           recheck_atom::value);
+      }
     };
     auto pool = caf::actor_cast<storage::pool_actor>(self->system().registry().get(dep.actor));
     if (!pool) {
@@ -123,6 +135,10 @@ health_actor::behavior_type health_impl(health_pointer self, health_config cfg) 
       check_dependencies(self);
       st.next_tick = now + st.cfg.sample_interval;
       self->delayed_send(self, st.cfg.sample_interval, tick_atom::value);
+    },
+    [self](recheck_atom) {
+      self->state.recheck_pending = false;
+      check_dependencies(self);
     },
   };
 }

@@ -24,6 +24,8 @@ namespace klerno::actors {
 using ping_atom = caf::atom_constant<caf::atom("ping")>;
 using pong_atom = caf::atom_constant<caf::atom("pong")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
+/// Checks the dependencies again (sooner than the next tick while one of them fails).
+using recheck_atom = caf::atom_constant<caf::atom("recheck")>;
 
 /// The registry name under which the node's supervisor publishes the health actor.
 constexpr caf::atom_value health_name = caf::atom("health");
@@ -35,9 +37,9 @@ using snapshot_ptr = std::shared_ptr<const runtime::health_snapshot>;
 /// - `ping` -> `pong`: liveness (answered from the actor's own context);
 /// - `get` -> snapshot_ptr: samples the process now and returns the fresh snapshot;
 /// - `tick`: internal, the periodic sample.
-using health_actor =
-  caf::typed_actor<caf::replies_to<ping_atom>::with<pong_atom>,
-                   caf::replies_to<caf::get_atom>::with<snapshot_ptr>, caf::reacts_to<tick_atom>>;
+using health_actor = caf::typed_actor<caf::replies_to<ping_atom>::with<pong_atom>,
+                                      caf::replies_to<caf::get_atom>::with<snapshot_ptr>,
+                                      caf::reacts_to<tick_atom>, caf::reacts_to<recheck_atom>>;
 
 /// A dependency the health actor checks every `sample_interval`: a database pool found in the
 /// actor registry, pinged (one trivial query) with a timeout.
