@@ -23,6 +23,7 @@
 #include <caf/send.hpp>
 #include <fmt/format.h>
 
+#include "actors/alerts/hub.hpp"
 #include "actors/health.hpp"
 #include "actors/model/decimal.hpp"
 #include "actors/storage/pg/pg_session.hpp"
@@ -36,6 +37,7 @@
 #include "http/router.hpp"
 #include "http/routes.hpp"
 #include "http/server.hpp"
+#include "node/cluster_node.hpp"
 #include "runtime/errc.hpp"
 #include "runtime/health_board.hpp"
 #include "runtime/lifecycle.hpp"
@@ -103,6 +105,9 @@ private:
   std::thread thread_;
 };
 
+/// The longest a leaving cluster member waits for the table to record it as exiting.
+constexpr milliseconds cluster_exit_budget{3'000};
+
 /// Drives the stages of a graceful shutdown on the control io_context (the main thread).
 class shutdown_sequence {
 public:
@@ -120,6 +125,11 @@ public:
     server_ = srv;
   }
 
+  /// Sets what runs once when the shutdown begins (the cluster member starts leaving).
+  void on_begin(std::function<void()> f) {
+    on_begin_ = std::move(f);
+  }
+
   /// Starts (or, when already in the grace period, hurries) the shutdown.
   void begin(int code, bool skip_grace, const std::string& why) {
     switch (stage_) {
@@ -128,8 +138,11 @@ public:
         code_ = code;
         const auto& lc = cfg_.lifecycle;
         dog_.arm(lc.shutdown_grace + lc.drain_timeout + lc.stop_timeout * 2
-                 + std::chrono::seconds(5));
+                 + std::chrono::seconds(5) + cluster_exit_budget);
         board_.set_phase(runtime::phase::draining);
+        if (on_begin_) {
+          on_begin_();
+        }
         if (skip_grace || server_ == nullptr || lc.shutdown_grace.count() == 0) {
           log_->info("{}: readiness is 503; stopping now", why);
           end_grace();
@@ -211,19 +224,23 @@ private:
   net::steady_timer timer_;
   std::shared_ptr<spdlog::logger> log_;
   http::server* server_ = nullptr;
+  std::function<void()> on_begin_;
   stage stage_ = stage::running;
   int code_ = exit_ok;
 };
 
-/// Writes `{"http":P,"metrics":P|null}` to `path` atomically (temp file + rename).
+/// Writes `{"http":P,"metrics":P|null,"cluster":P|null}` to `path` atomically (temp file +
+/// rename).
 void write_ports_file(const std::string& path, uint16_t http_port,
-                      std::optional<uint16_t> metrics_port) {
+                      std::optional<uint16_t> metrics_port, std::optional<uint16_t> cluster_port) {
   auto tmp = path + ".tmp";
+  auto port = [](std::optional<uint16_t> p) {
+    return p ? std::to_string(*p) : std::string{"null"};
+  };
   {
     std::ofstream out{tmp, std::ios::trunc};
-    out << "{\"http\":" << http_port
-        << ",\"metrics\":" << (metrics_port ? std::to_string(*metrics_port) : std::string{"null"})
-        << "}\n";
+    out << "{\"http\":" << http_port << ",\"metrics\":" << port(metrics_port)
+        << ",\"cluster\":" << port(cluster_port) << "}\n";
     if (!out) {
       throw std::runtime_error("cannot write PORTS_FILE " + tmp);
     }
@@ -372,6 +389,14 @@ runtime::supervisor_spec make_tree(const config::settings& cfg, caf::actor_syste
     return actors::spawn_health(sys, hc);
   };
   root.children.push_back(std::move(health));
+  runtime::child_spec hub; // alerts for WS /ws/alerts; started before the wallets that raise them
+  hub.name = "alerts";
+  hub.registry_name = actors::alerts::hub_name;
+  hub.shutdown_timeout = cfg.lifecycle.stop_timeout;
+  hub.start = [node = cfg.cluster.node_name](caf::actor_system& sys) -> caf::expected<caf::actor> {
+    return actors::alerts::spawn_hub(sys, {node});
+  };
+  root.children.push_back(std::move(hub));
   if (with_db) {
     auto st = storage_settings(cfg);
     auto spec = actors::storage::storage_supervisor(st, actors::storage::pg::session_factories(st),
@@ -380,7 +405,9 @@ runtime::supervisor_spec make_tree(const config::settings& cfg, caf::actor_syste
       restarts.with({spec.name, c.name});
     }
     root.children.push_back(runtime::supervisor_child(std::move(spec)));
-
+  }
+  // An edge owns no wallets: its gateway sends all wallet work to the workers.
+  if (with_db && cfg.cluster.role != config::node_role::edge) {
     runtime::child_spec region;
     region.name = "wallets";
     region.registry_name = actors::wallet::region_name;
@@ -463,6 +490,14 @@ int run(const config::settings& cfg) {
   std::unique_ptr<http::server> server;
   uint16_t api_port = 0;
   std::optional<uint16_t> metrics_port;
+  std::optional<uint16_t> cluster_port;
+  std::unique_ptr<cluster_node> member;
+  if (cfg.cluster.enabled()) {
+    member = std::make_unique<cluster_node>(cfg, identity, metrics);
+    // SIGTERM: peers stop routing wallets here at once (this node serves out its grace period
+    // through them), then the drained node marks itself exiting.
+    shutdown.on_begin([&member] { member->leave(); });
+  }
   http::router api_routes;
   http::router metrics_routes;
   int code = exit_ok;
@@ -481,6 +516,9 @@ int run(const config::settings& cfg) {
             auto text = "klerno: " + runtime::to_string(static_cast<runtime::errc>(code));
             return ctx.empty() ? text : text + " (" + caf::to_string(ctx) + ")";
           });
+        if (member) {
+          cluster_node::configure(*caf_cfg, cfg);
+        }
         sys.emplace(*caf_cfg);
       },
       [&] { sys.reset(); }); // waits for every actor; the tree is stopped before
@@ -515,6 +553,20 @@ int run(const config::settings& cfg) {
         root = nullptr;
       });
 
+    if (member) {
+      components.add(
+        "cluster endpoint",
+        [&] {
+          cluster_port = member->open(*sys, [&control, &shutdown](const std::string& what) {
+            net::post(control, [&shutdown, what] {
+              runtime::logging::get("cluster")->critical("{}", what);
+              shutdown.begin(exit_failure, true, "cluster failure");
+            });
+          });
+        },
+        [&] { member->stop(); });
+    }
+
     components.add(
       "http edge",
       [&] {
@@ -536,8 +588,17 @@ int run(const config::settings& cfg) {
         api->storage_enabled = !cfg.storage.database_url.empty();
         api->request_timeout = cfg.http.request_timeout;
         api->scored = &wallet_metrics->scored;
-        http::add_all_routes(api_routes, pc, api,
-                             {cfg.http.prometheus_enabled, cfg.runtime.chaos_endpoints});
+        if (member) {
+          api->gateway.board = &member->board();
+          api->gateway.metrics = &member->metrics();
+          api->gateway.retry_wait = cfg.cluster.suspect_timeout;
+        }
+        http::route_groups groups;
+        groups.metrics = cfg.http.prometheus_enabled;
+        groups.chaos = cfg.runtime.chaos_endpoints;
+        // A worker serves only the probes and /metrics.
+        groups.api = cfg.cluster.role != config::node_role::worker;
+        http::add_all_routes(api_routes, pc, api, groups);
         if (cfg.runtime.chaos_endpoints) {
           log->warn("CHAOS_ENDPOINTS is on: POST /chaos/actors/{name}/kill kills actors");
         }
@@ -591,23 +652,59 @@ int run(const config::settings& cfg) {
       log->info("ready in {:.1f} ms{}", ms, what);
     }
   };
+  // A cluster member joins once the schema (with the membership table) is current, and is
+  // ready once the table lists it as up.
+  auto join_cluster = [&control, &member, &sys, mark_ready](uint64_t applied) {
+    auto board = &member->board();
+    member->join([&control, &sys, board, mark_ready, applied](const cluster::view& previous,
+                                                              const cluster::view& current) {
+      if (!(previous.placement == current.placement)) {
+        // Wallets whose owner changed finish what they started and stop (runs in the membership
+        // actor: a plain send). The check reads the latest view when the region applies it.
+        if (auto region = sys->registry().get(actors::wallet::region_name)) {
+          actors::wallet::ownership_check still_mine = [board](const std::string& wallet) {
+            auto v = board->current();
+            auto owner = v->owner_of(wallet);
+            return owner && v->is_self(*owner);
+          };
+          caf::anon_send(caf::actor_cast<actors::wallet::region_actor>(region),
+                         actors::wallet::retire_atom::value, std::move(still_mine));
+        }
+      }
+      if (current.self_status == cluster::member_status::up
+          && previous.self_status != cluster::member_status::up) {
+        auto members = current.table.members.size();
+        net::post(control, [mark_ready, applied, members] {
+          mark_ready(fmt::format(
+            " (database schema current; {} migration(s) applied; cluster member up, {} row(s) in "
+            "the membership table)",
+            applied, members));
+        });
+      }
+    });
+  };
   caf::actor migrator;
   if (cfg.storage.database_url.empty()) {
     mark_ready("");
   } else {
     // /startup (and readiness) wait until the schema is current; the listener already answers.
-    migrator = spawn_migrator(*sys, [&control, mark_ready](uint64_t applied) {
-      net::post(control, [mark_ready, applied] {
-        mark_ready(fmt::format(" (database schema current; {} migration(s) applied)", applied));
+    migrator =
+      spawn_migrator(*sys, [&control, mark_ready, &member, join_cluster](uint64_t applied) {
+        net::post(control, [mark_ready, applied, &member, join_cluster] {
+          if (member) {
+            join_cluster(applied);
+            return;
+          }
+          mark_ready(fmt::format(" (database schema current; {} migration(s) applied)", applied));
+        });
       });
-    });
     components.add(
       "migrations", [] {},
       [&migrator] { caf::anon_send_exit(migrator, caf::exit_reason::user_shutdown); });
   }
   if (!cfg.runtime.ports_file.empty()) {
     try {
-      write_ports_file(cfg.runtime.ports_file, api_port, metrics_port);
+      write_ports_file(cfg.runtime.ports_file, api_port, metrics_port, cluster_port);
     } catch (const std::exception& e) {
       log->error("{}", e.what());
       shutdown.begin(exit_failure, true, "PORTS_FILE failure");
@@ -623,6 +720,12 @@ int run(const config::settings& cfg) {
     code = exit_failure;
   }
 
+  if (member) {
+    // Drained: this member is done with its wallets; the others take them over.
+    if (member->exit(std::min(cfg.lifecycle.stop_timeout, cluster_exit_budget))) {
+      log->info("marked exiting in the membership table");
+    }
+  }
   log->info("stopping components");
   components.stop_all();
   if (shutdown.code() != exit_ok) {
