@@ -49,6 +49,7 @@ namespace {
 struct pending {
   auth::transcript transcript;
   std::string name;
+  std::string address; ///< where the joiner's own endpoint listens (from its Hello)
 };
 
 struct endpoint_state {
@@ -134,6 +135,7 @@ caf::behavior endpoint_impl(endpoint_actor* self, endpoint_config cfg) {
       }
       pending p;
       p.name = hello.node_name();
+      p.address = hello.address();
       auto& t = p.transcript;
       t.joiner_name = hello.node_name();
       t.joiner_incarnation = hello.incarnation();
@@ -152,7 +154,8 @@ caf::behavior endpoint_impl(endpoint_actor* self, endpoint_config cfg) {
       st.handshakes[sender_node(self)] = std::move(p);
       return {true, serialize(ch)};
     },
-    [self, log](proof_atom, const std::string& bytes) -> std::tuple<bool, std::string> {
+    [self, log](proof_atom, const std::string& bytes,
+                const caf::actor& peer_endpoint) -> std::tuple<bool, std::string> {
       auto& st = self->state;
       auto node = sender_node(self);
       auto i = st.handshakes.find(node);
@@ -174,9 +177,23 @@ caf::behavior endpoint_impl(endpoint_actor* self, endpoint_config cfg) {
       st.authenticated.insert(node);
       st.reported.erase(node);
       log->info("authenticated {} (incarnation {})", p.name, p.transcript.joiner_incarnation);
+      // The joiner's endpoint, reached over the connection it opened: our membership uses it
+      // instead of opening a second connection to the same node (CAF keeps one per pair and
+      // closes the redundant one, which its OpenSSL transport does not survive).
+      if (auto m = membership_of(self); m && peer_endpoint && !p.address.empty()) {
+        self->send(m, inbound_atom::value, p.name, p.transcript.joiner_incarnation, p.address,
+                   peer_endpoint);
+      }
       v1::Welcome w;
       w.set_version(v1::PROTOCOL_MINOR);
       return {true, serialize(w)};
+    },
+    // A node our membership dialled proved the secret (local message from the membership).
+    [self](trust_atom, const caf::node_id& node) {
+      if (self->current_sender() && self->current_sender()->node() == self->node()) {
+        self->state.authenticated.insert(node);
+        self->state.reported.erase(node);
+      }
     },
     // This node rejoined as a new incarnation (local message from the membership actor).
     [self](caf::update_atom, uint64_t incarnation) {

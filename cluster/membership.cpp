@@ -42,6 +42,8 @@ struct link {
   steady::time_point retry_at; ///< no new attempt before this
   int failures = 0;            ///< consecutive failed attempts (backoff)
   uint64_t seq = 0;
+  steady::time_point wanted_since = steady::now(); ///< since when it is wanted but missing
+  bool linked_before = false;                      ///< it was ready once (and then lost)
 };
 
 enum class phase { starting, joining, up, leaving, exiting };
@@ -96,9 +98,13 @@ std::chrono::milliseconds stale_after(const membership_config& cfg) {
   return std::max(cfg.settings.vote_window, cfg.settings.suspect_timeout * 4);
 }
 
+/// Whether a member with this status takes part in the cluster (links, heartbeats).
+bool is_active(member_status st) {
+  return st == member_status::up || st == member_status::joining || st == member_status::leaving;
+}
+
 bool is_live(const member_row& r, const table_view& t, const membership_config& cfg) {
-  bool active = r.status == member_status::up || r.status == member_status::joining
-                || r.status == member_status::leaving;
+  bool active = is_active(r.status);
   return active && t.read_at - r.heartbeat_at < stale_after(cfg);
 }
 
@@ -167,6 +173,13 @@ void link_failed(membership_actor* self, const std::string& address, const std::
   bool was_ready = l.ready;
   l.connecting = false;
   l.ready = false;
+  if (l.endpoint) {
+    self->demonitor(l.endpoint);
+    l.endpoint = caf::actor{};
+  }
+  if (was_ready) {
+    l.wanted_since = steady::now();
+  }
   ++l.failures;
   auto backoff = std::min<std::chrono::milliseconds>(self->state.cfg.settings.heartbeat_interval
                                                        * (1 << std::min(l.failures, 5)),
@@ -178,6 +191,22 @@ void link_failed(membership_actor* self, const std::string& address, const std::
   } else if (l.failures <= 3) {
     log()->info("cannot reach {}: {}", address, why);
   }
+}
+
+/// A dial or handshake through `via` failed; unless the peer linked to us meanwhile over
+/// another handle (it dialled us, see ensure_link), the link failed.
+void handshake_failed(membership_actor* self, const std::string& address, const caf::actor& via,
+                      const std::string& why) {
+  auto i = self->state.links.find(address);
+  if (i == self->state.links.end()) {
+    return;
+  }
+  auto& l = i->second;
+  if (l.ready && l.endpoint && l.endpoint != via) {
+    l.connecting = false;
+    return;
+  }
+  link_failed(self, address, why);
 }
 
 /// Runs the joiner side of the handshake with the endpoint at `address`.
@@ -204,12 +233,12 @@ void handshake(membership_actor* self, const std::string& address, caf::actor en
         if (!ok) {
           v1::Refused r;
           r.ParseFromString(bytes);
-          link_failed(self, address, "refused: " + r.reason());
+          handshake_failed(self, address, endpoint, "refused: " + r.reason());
           return;
         }
         v1::Challenge ch;
         if (!ch.ParseFromString(bytes) || ch.version() == 0) {
-          link_failed(self, address, "malformed Challenge");
+          handshake_failed(self, address, endpoint, "malformed Challenge");
           return;
         }
         t->responder_name = ch.node_name();
@@ -224,14 +253,19 @@ void handshake(membership_actor* self, const std::string& address, caf::actor en
           }
           log()->warn("{} ({}) could not prove CLUSTER_SECRET; not joining through it", address,
                       ch.node_name());
-          link_failed(self, address, "the peer could not prove the secret");
+          handshake_failed(self, address, endpoint, "the peer could not prove the secret");
           return;
+        }
+        // It proved the secret: our endpoint accepts its messages (heartbeats, gossip) from
+        // now on, before it learns our proof and starts sending them.
+        if (s.cfg.endpoint) {
+          self->send(s.cfg.endpoint, trust_atom::value, endpoint.node());
         }
         v1::Proof proof;
         proof.set_version(v1::PROTOCOL_MINOR);
         proof.set_proof(auth::proof(s.cfg.settings.cluster_secret.reveal(), auth::proof_label, *t));
         member_ref ref{ch.node_name(), ch.incarnation()};
-        self->request(endpoint, timeout, proof_atom::value, serialize(proof))
+        self->request(endpoint, timeout, proof_atom::value, serialize(proof), s.cfg.endpoint)
           .then(
             [self, address, endpoint, ref](bool ok2, const std::string& reply) {
               auto i = self->state.links.find(address);
@@ -241,14 +275,18 @@ void handshake(membership_actor* self, const std::string& address, caf::actor en
               if (!ok2) {
                 v1::Refused r;
                 r.ParseFromString(reply);
-                link_failed(self, address, "refused: " + r.reason());
+                handshake_failed(self, address, endpoint, "refused: " + r.reason());
                 return;
               }
               auto& l = i->second;
+              if (l.endpoint && l.endpoint != endpoint) {
+                self->demonitor(l.endpoint);
+              }
               l.endpoint = endpoint;
               l.ref = ref;
               l.connecting = false;
               l.ready = true;
+              l.linked_before = true;
               l.failures = 0;
               l.last_ack = steady::now();
               self->state.heard[ref] = l.last_ack;
@@ -256,22 +294,46 @@ void handshake(membership_actor* self, const std::string& address, caf::actor en
               log()->info("connected to {} at {}", to_string(ref), address);
               read_table(self);
             },
-            [self, address](caf::error& err) {
-              link_failed(self, address, error_text(self, err));
+            [self, address, endpoint](caf::error& err) {
+              handshake_failed(self, address, endpoint, error_text(self, err));
             });
       },
-      [self, address](caf::error& err) { link_failed(self, address, error_text(self, err)); });
+      [self, address, endpoint](caf::error& err) {
+        handshake_failed(self, address, endpoint, error_text(self, err));
+      });
 }
 
-/// Connects to the endpoint at `address` (unless a link exists or waits for its retry time).
-void ensure_link(membership_actor* self, const std::string& address) {
+/// Links to the endpoint at `address` unless a link exists or waits for its retry time: over
+/// the handle we already hold (a re-handshake after we rejoined), else over a new connection.
+///
+/// CAF keeps one connection per pair of nodes and closes a redundant second one, which its
+/// OpenSSL transport does not survive (the first connection goes down with it). So only one
+/// side of a pair dials: a node still joining dials its seeds and the members it finds, and
+/// between members the one with the greater name dials; the other learns the dialler's
+/// endpoint from the handshake (`inbound_atom`). A link the other side should have opened but
+/// has not within CLUSTER_SUSPECT_TIMEOUT is dialled anyway.
+///
+/// `dial`: true for a joining node (it dials everyone); for a member, whether its name is the
+/// greater one: then it redials a lost link at once, and waits for a new member to dial it.
+void ensure_link(membership_actor* self, const std::string& address, bool dial) {
   auto& s = self->state;
   if (address.empty() || address == s.cfg.address) {
     return;
   }
   auto& l = s.links[address];
   l.address = address;
-  if (l.ready || l.connecting || steady::now() < l.retry_at) {
+  auto now = steady::now();
+  if (l.ready || l.connecting || now < l.retry_at) {
+    return;
+  }
+  if (l.endpoint) {
+    l.connecting = true;
+    handshake(self, address, l.endpoint);
+    return;
+  }
+  bool joining = s.ph == phase::starting || s.ph == phase::joining;
+  bool ours = joining || (dial && l.linked_before);
+  if (!ours && now - l.wanted_since < s.cfg.settings.suspect_timeout) {
     return;
   }
   auto colon = address.rfind(':');
@@ -292,12 +354,14 @@ void ensure_link(membership_actor* self, const std::string& address) {
       [self, address](const caf::node_id&, caf::strong_actor_ptr& ptr,
                       const std::set<std::string>&) {
         if (!ptr) {
-          link_failed(self, address, "no actor published there");
+          handshake_failed(self, address, caf::actor{}, "no actor published there");
           return;
         }
         handshake(self, address, caf::actor_cast<caf::actor>(ptr));
       },
-      [self, address](caf::error& err) { link_failed(self, address, error_text(self, err)); });
+      [self, address](caf::error& err) {
+        handshake_failed(self, address, caf::actor{}, error_text(self, err));
+      });
 }
 
 // -- failure detection -----------------------------------------------------------------------
@@ -452,14 +516,12 @@ void rejoin(membership_actor* self, const std::string& why) {
   }
   for (auto& [addr, l] : s.links) {
     // Peers handshook with our old incarnation: introduce ourselves again.
+    // (over the handle we hold: a second connection to the same node is what CAF's OpenSSL
+    // transport does not survive, see ensure_link).
     if (l.ready) {
       l.ready = false;
       l.connecting = false;
       l.retry_at = steady::time_point{};
-      if (l.endpoint) {
-        self->demonitor(l.endpoint);
-        l.endpoint = caf::actor{};
-      }
     }
   }
   publish(self);
@@ -514,7 +576,7 @@ void try_join(membership_actor* self) {
       continue;
     }
     any_live = true;
-    ensure_link(self, r.address);
+    ensure_link(self, r.address, true);
     auto i = s.links.find(r.address);
     if (i != s.links.end() && i->second.ready) {
       linked_to_live = true;
@@ -522,7 +584,7 @@ void try_join(membership_actor* self) {
   }
   bool all_seeds_failed = true;
   for (const auto& seed : s.seeds) {
-    ensure_link(self, seed);
+    ensure_link(self, seed, true);
     auto i = s.links.find(seed);
     if (i != s.links.end()
         && (i->second.ready || i->second.connecting || i->second.failures == 0)) {
@@ -591,26 +653,36 @@ void on_table(membership_actor* self, table_view t) {
       return;
     }
   }
-  // Links: to every live member but us; none to the dead or departed.
-  std::set<std::string> wanted;
+  // Links: to every live member but us; none to the dead or departed. The value: whether we
+  // are the side that dials (see ensure_link).
+  std::map<std::string, bool> wanted;
   for (const auto& r : s.table.members) {
     if (r.name == s.self_ref.name) {
       continue;
     }
-    bool active = r.status == member_status::up || r.status == member_status::joining
-                  || r.status == member_status::leaving;
-    if (active) {
-      wanted.insert(r.address);
+    if (is_active(r.status)) {
+      wanted[r.address] = s.self_ref.name > r.name;
     }
   }
   for (const auto& seed : s.seeds) {
     if (s.ph == phase::starting) {
-      wanted.insert(seed);
+      wanted.emplace(seed, true);
     }
   }
+  // A ready link to a node that is not in the table yet stays: a joiner dials the members
+  // before it adds its row.
+  auto departed = [&s](const link& l) {
+    for (const auto& r : s.table.members) {
+      if (r.name == l.ref.name) {
+        return r.incarnation > l.ref.incarnation
+               || (r.incarnation == l.ref.incarnation && !is_active(r.status));
+      }
+    }
+    return false;
+  };
   std::vector<std::string> unwanted;
   for (auto& [addr, l] : s.links) {
-    if (wanted.count(addr) == 0 && !l.connecting) {
+    if (wanted.count(addr) == 0 && !l.connecting && (!l.ready || departed(l))) {
       unwanted.push_back(addr);
     }
   }
@@ -618,8 +690,8 @@ void on_table(membership_actor* self, table_view t) {
     drop_link(self, addr);
   }
   if (s.ph != phase::starting) {
-    for (const auto& addr : wanted) {
-      ensure_link(self, addr);
+    for (const auto& [addr, dial] : wanted) {
+      ensure_link(self, addr, dial);
     }
   }
   publish(self);
@@ -769,6 +841,38 @@ caf::behavior membership_impl(membership_actor* self, membership_config cfg) {
       self->delayed_send(self, s.cfg.settings.refresh_interval, refresh_tick_atom::value);
     },
     [self](view_changed_atom) { read_table(self); },
+    // A peer dialled us and proved the secret (from our endpoint, local only): link to its
+    // endpoint over the connection it opened.
+    [self](inbound_atom, const std::string& name, uint64_t incarnation, const std::string& address,
+           const caf::actor& endpoint) {
+      auto& s = self->state;
+      if (!self->current_sender() || self->current_sender()->node() != self->node() || !endpoint
+          || address.empty() || address == s.cfg.address || name == s.self_ref.name) {
+        return;
+      }
+      auto& l = s.links[address];
+      l.address = address;
+      if (l.ready && l.endpoint == endpoint && l.ref.incarnation == incarnation) {
+        return;
+      }
+      if (l.endpoint && l.endpoint != endpoint) {
+        self->demonitor(l.endpoint);
+      }
+      bool was_monitored = l.endpoint == endpoint;
+      l.endpoint = endpoint;
+      l.ref = member_ref{name, incarnation};
+      l.ready = true;
+      l.linked_before = true;
+      l.failures = 0;
+      l.retry_at = steady::time_point{};
+      l.last_ack = steady::now();
+      s.heard[l.ref] = l.last_ack;
+      if (!was_monitored) {
+        self->monitor(endpoint);
+      }
+      log()->info("linked with {} at {} (it dialled us)", to_string(l.ref), address);
+      read_table(self);
+    },
     [self](leave_atom) {
       auto rp = self->make_response_promise<bool>();
       auto& s = self->state;

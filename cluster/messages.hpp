@@ -42,6 +42,10 @@ using resolve_atom = caf::atom_constant<caf::atom("t_resolve")>;
 using leave_atom = caf::atom_constant<caf::atom("m_leave")>;
 using exit_atom = caf::atom_constant<caf::atom("m_exit")>;
 using fan_atom = caf::atom_constant<caf::atom("m_fan")>;
+/// membership -> endpoint: the node we dialled proved the secret; accept its messages.
+using trust_atom = caf::atom_constant<caf::atom("m_trust")>;
+/// endpoint -> membership: a peer proved the secret and sent the handle of its endpoint.
+using inbound_atom = caf::atom_constant<caf::atom("m_inbound")>;
 
 /// Registry name of the membership actor (it also fans alerts out to the peers).
 constexpr caf::atom_value membership_name = caf::atom("membership");

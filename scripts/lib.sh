@@ -24,15 +24,18 @@ as_root() {
 # Installs the Debian packages of the named groups that are missing.
 #   build: compilers and libraries; test: + the test framework; bench: + nginx, wrk
 #   pg: the PostgreSQL server and client (scripts/pg; the binaries are found with pg_config)
+#   lb: nginx, the local stack's load balancer
 ensure_packages() {
   local pkgs=()
   for group in "$@"; do
     case "$group" in
       build) pkgs+=(g++ cmake ninja-build pkg-config libcaf-dev libboost-dev libspdlog-dev libfmt-dev
-                    nlohmann-json3-dev libssl-dev curl libpqxx-dev) ;;
+                    nlohmann-json3-dev libssl-dev curl libpqxx-dev
+                    libprotobuf-dev protobuf-compiler) ;;
       test) pkgs+=(catch2 clang-format curl) ;;
       bench) pkgs+=(nginx-light wrk curl python3) ;;
       pg) pkgs+=(libpq-dev postgresql) ;;
+      lb) pkgs+=(nginx-light) ;;
       *) die "unknown package group: $group" ;;
     esac
   done
@@ -76,3 +79,24 @@ wait_http_ok() {
 
 # Prints the value of KEY in a file of KEY=VALUE lines (e.g. the env file of scripts/pg).
 kv_get() { sed -n "s/^$2=//p" "$1" | tail -n 1; }
+
+# Stops the process of .run/NAME.pid gracefully: SIGTERM, then SIGKILL after $2 seconds (default
+# 30); removes its pid and ports files. Returns 0 when it was running.
+stop_process() {
+  local name=$1 grace=${2:-30} pidfile="$KLERNO_RUN_DIR/$1.pid" pid
+  [ -f "$pidfile" ] || return 1
+  pid=$(cat "$pidfile")
+  local was_running=1
+  if kill -0 "$pid" 2>/dev/null; then
+    was_running=0
+    kill -TERM "$pid"
+    local deadline=$((SECONDS + grace))
+    while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+      log "$name did not stop within $grace s; killing it"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+  rm -f "$pidfile" "$KLERNO_RUN_DIR/$name.ports"
+  return $was_running
+}
