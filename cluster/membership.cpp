@@ -92,6 +92,13 @@ std::string error_text(membership_actor* self, const caf::error& err) {
 
 void read_table(membership_actor* self);
 void publish(membership_actor* self);
+void on_table(membership_actor* self, table_view t);
+
+/// How often a status change of our own is retried after losing a race for the table version.
+constexpr int max_status_attempts = 50;
+
+/// How often a vote (or the decision after it) is retried at once after losing that race.
+constexpr int max_vote_attempts = 10;
 
 /// Returns how long a row's own heartbeat may be silent before anyone may declare it dead.
 std::chrono::milliseconds stale_after(const membership_config& cfg) {
@@ -122,14 +129,43 @@ void gossip(membership_actor* self) {
 }
 
 /// A status change of our own row; re-reads the table afterwards.
-void set_own_status(membership_actor* self, member_status st, std::function<void(bool)> done) {
+/// Changes our own row's status. The change names the table version we read: when another
+/// change came first (a node joining or leaving at the same moment), it re-reads the table and
+/// tries again, as long as our row is alive.
+void set_own_status(membership_actor* self, member_status st, std::function<void(bool)> done,
+                    int attempt = 0) {
   auto& s = self->state;
   s.changing = true;
   self
     ->request(s.cfg.table, std::chrono::seconds(10), status_atom::value, s.self_ref, st,
               s.table.version)
     .then(
-      [self, st, done](outcome out) {
+      [self, st, done, attempt](outcome out) {
+        if (out == outcome::conflict && attempt < max_status_attempts) {
+          self->request(self->state.cfg.table, std::chrono::seconds(10), read_atom::value)
+            .then(
+              [self, st, done, attempt](table_view& t) {
+                on_table(self, std::move(t)); // still `changing`: no join or rejoin meanwhile
+                const auto* me = self->state.table.find(self->state.self_ref);
+                if (me != nullptr && me->status != member_status::dead) {
+                  set_own_status(self, st, done, attempt + 1);
+                  return;
+                }
+                self->state.changing = false;
+                read_table(self);
+                if (done) {
+                  done(false);
+                }
+              },
+              [self, done](caf::error& err) {
+                self->state.changing = false;
+                log()->warn("cannot update our status: {}", error_text(self, err));
+                if (done) {
+                  done(false);
+                }
+              });
+          return;
+        }
         self->state.changing = false;
         if (out == outcome::applied) {
           ++self->state.table.version;
@@ -251,8 +287,17 @@ void handshake(membership_actor* self, const std::string& address, caf::actor en
           if (s.cfg.metrics) {
             s.cfg.metrics->refused.with({"authentication"}).inc();
           }
-          log()->warn("{} ({}) could not prove CLUSTER_SECRET; not joining through it", address,
-                      ch.node_name());
+          log()->warn("refused {} ({}): it could not prove CLUSTER_SECRET; not joining through it",
+                      address, ch.node_name());
+          // Our proof goes out all the same (it is bound to this handshake's nonces, so it is
+          // worth nothing elsewhere): the peer then sees that a node with another secret tried
+          // to reach it, and logs and counts the refusal too.
+          v1::Proof proof;
+          proof.set_version(v1::PROTOCOL_MINOR);
+          proof.set_proof(
+            auth::proof(s.cfg.settings.cluster_secret.reveal(), auth::proof_label, *t));
+          self->request(endpoint, timeout, proof_atom::value, serialize(proof), caf::actor{})
+            .then([](bool, const std::string&) {}, [](caf::error&) {});
           handshake_failed(self, address, endpoint, "the peer could not prove the secret");
           return;
         }
@@ -367,9 +412,13 @@ void ensure_link(membership_actor* self, const std::string& address, bool dial) 
 // -- failure detection -----------------------------------------------------------------------
 
 /// Votes against `target` and declares it dead when enough members agree.
-void suspect(membership_actor* self, const member_ref& target) {
+///
+/// Every vote and decision names the table version it read, and the other voters' votes move
+/// it: a vote or decision that loses that race re-reads the table and goes again at once (while
+/// the target is still up there), instead of waiting for the next heartbeat and losing again.
+void suspect(membership_actor* self, const member_ref& target, int attempt = 0) {
   auto& s = self->state;
-  if (!s.voting.insert(target).second) {
+  if (attempt == 0 && !s.voting.insert(target).second) {
     return;
   }
   // A majority of the up members other than the target (this node included) must agree.
@@ -382,12 +431,34 @@ void suspect(membership_actor* self, const member_ref& target) {
   auto required = std::max<std::size_t>(1, std::min(others, others / 2 + 1));
   auto window = s.cfg.settings.vote_window;
   auto timeout = std::chrono::seconds(5);
-  log()->warn("suspecting {}: no heartbeat answered for {} ms", to_string(target),
-              s.cfg.settings.suspect_timeout.count());
+  if (attempt == 0) {
+    log()->warn("suspecting {}: no heartbeat answered for {} ms", to_string(target),
+                s.cfg.settings.suspect_timeout.count());
+  }
+  // Lost the race for the table version: read the table, vote again if the target is still up.
+  auto again = [self, target, attempt] {
+    self->request(self->state.cfg.table, std::chrono::seconds(5), read_atom::value)
+      .then(
+        [self, target, attempt](table_view& t) {
+          on_table(self, std::move(t));
+          const auto* row = self->state.table.find(target);
+          if (row != nullptr && row->status == member_status::up
+              && attempt + 1 < max_vote_attempts) {
+            suspect(self, target, attempt + 1);
+            return;
+          }
+          self->state.voting.erase(target);
+        },
+        [self, target](caf::error&) { self->state.voting.erase(target); });
+  };
   self->request(s.cfg.table, timeout, suspect_atom::value, target, s.self_ref, s.table.version)
     .then(
-      [self, target, required, window, timeout](outcome out) {
+      [self, target, required, window, timeout, again](outcome out) {
         auto& s = self->state;
+        if (out == outcome::conflict) {
+          again();
+          return;
+        }
         if (out != outcome::applied) {
           s.voting.erase(target);
           read_table(self);
@@ -398,8 +469,12 @@ void suspect(membership_actor* self, const member_ref& target) {
           ->request(s.cfg.table, timeout, declare_atom::value, target, required, window,
                     s.table.version)
           .then(
-            [self, target, required](vote_result res) {
+            [self, target, required, again](vote_result res) {
               auto& s = self->state;
+              if (res.result == outcome::conflict) {
+                again();
+                return;
+              }
               s.voting.erase(target);
               if (res.result == outcome::applied) {
                 ++s.table.version;

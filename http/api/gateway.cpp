@@ -2,6 +2,7 @@
 
 #include <map>
 #include <memory>
+#include <utility>
 
 #include <boost/asio/steady_timer.hpp>
 #include <caf/actor_cast.hpp>
@@ -104,8 +105,8 @@ private:
         unroutable.push_back(i); // no member owns partitions right now
         continue;
       }
-      if (owner_name_.empty() && i == 0) {
-        owner_name_ = owner->name;
+      if (i == 0) {
+        owner_name_ = owner->name; // the owner that answers (the latest one asked)
       }
       if (view->is_self(*owner)) {
         local.push_back(i);
@@ -119,7 +120,7 @@ private:
       send_local(std::move(local));
     }
     for (auto& [owner, group] : remote) {
-      send_remote(view->endpoint_of(owner), std::move(group));
+      send_remote(owner, view->endpoint_of(owner), std::move(group));
     }
     if (!unroutable.empty()) {
       retry_later(std::move(unroutable), view ? view->generation : 0);
@@ -151,7 +152,12 @@ private:
         [self, indexes](caf::error& err) { self->fail(indexes, err); });
   }
 
-  void send_remote(const caf::actor& endpoint, std::vector<std::size_t> indexes) {
+  /// Sends a group to its owner's endpoint. The attempt ends with the owner's answer, or as
+  /// soon as a view shows that the owner is no longer an up member (it died or leaves): then the
+  /// group goes to the new owner at once instead of waiting out the deadline. A late answer of
+  /// the old owner is ignored; stores are idempotent on tx_id, so both owners may have stored.
+  void send_remote(const cluster::member_ref& owner, const caf::actor& endpoint,
+                   std::vector<std::size_t> indexes) {
     cluster::v1::StoreRequest req;
     req.set_version(cluster::v1::PROTOCOL_MINOR);
     req.set_deadline_unix_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -164,10 +170,14 @@ private:
     req.SerializeToString(&bytes);
     auto self = shared_from_this();
     auto generation = cfg_.board->current()->generation;
+    auto over = std::make_shared<bool>(false);
     bridge_.self()
       ->request(endpoint, time_left(), cluster::store_atom::value, std::move(bytes))
       .then(
-        [self, indexes, generation](const std::string& reply) {
+        [self, indexes, generation, over](const std::string& reply) {
+          if (std::exchange(*over, true)) {
+            return;
+          }
           cluster::v1::StoreReply r;
           if (!r.ParseFromString(reply) || r.items_size() != static_cast<int>(indexes.size())) {
             self->count("failed");
@@ -188,12 +198,42 @@ private:
             self->retry_later(std::move(again), generation);
           }
         },
-        [self, indexes, generation](caf::error&) {
+        [self, indexes, generation, over](caf::error&) {
+          if (std::exchange(*over, true)) {
+            return;
+          }
           // The owner did not answer: it may be gone. Writes are idempotent on tx_id, so the
           // owner of the next view can safely get the same transactions again.
           self->count("failed", indexes.size());
           self->retry_later(indexes, generation);
         });
+    watch_owner(std::make_shared<boost::asio::steady_timer>(bridge_.context()), over, owner,
+                indexes);
+  }
+
+  /// Ends the attempt `over` and dispatches `indexes` again once `owner` is no longer an up,
+  /// connected member in the current view.
+  void watch_owner(std::shared_ptr<boost::asio::steady_timer> timer, std::shared_ptr<bool> over,
+                   cluster::member_ref owner, std::vector<std::size_t> indexes) {
+    timer->expires_after(std::chrono::milliseconds{20});
+    auto self = shared_from_this();
+    timer->async_wait([self, timer, over, owner = std::move(owner),
+                       indexes = std::move(indexes)](boost::system::error_code ec) mutable {
+      if (ec || *over) {
+        return; // the answer came (or the edge stops: the request's own timeout ends it)
+      }
+      auto view = self->cfg_.board->current();
+      const auto* row = view->row_of(owner);
+      bool gone =
+        row == nullptr || row->status != cluster::member_status::up || !view->endpoint_of(owner);
+      if (!gone) {
+        self->watch_owner(timer, over, std::move(owner), std::move(indexes));
+        return;
+      }
+      *over = true;
+      self->count("failed", indexes.size());
+      self->dispatch(indexes);
+    });
   }
 
   /// Waits for a view newer than `generation` (or `retry_wait`), then dispatches again; fails the

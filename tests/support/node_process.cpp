@@ -171,6 +171,9 @@ node_ports node_process::wait_for_ports(std::chrono::milliseconds timeout) {
         if (j.contains("metrics") && j["metrics"].is_number_unsigned()) {
           p.metrics = j["metrics"].get<uint16_t>();
         }
+        if (j.contains("cluster") && j["cluster"].is_number_unsigned()) {
+          p.cluster = j["cluster"].get<uint16_t>();
+        }
         return p;
       }
       throw std::runtime_error("PORTS_FILE " + file.string()

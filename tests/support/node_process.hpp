@@ -20,6 +20,7 @@ namespace klerno::test {
 struct node_ports {
   uint16_t http = 0;               ///< the API listener
   std::optional<uint16_t> metrics; ///< the METRICS_PORT listener, if any
+  std::optional<uint16_t> cluster; ///< the CLUSTER_PORT listener of a cluster member, if any
 };
 
 /// One child process; killed (SIGKILL) and reaped by the destructor if it still runs.
