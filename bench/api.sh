@@ -10,6 +10,7 @@
 #   bench/api.sh [-d SECONDS] [-c CONNECTIONS] [-b BATCH_ITEMS]
 set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 duration=10 conns=64 batch=1000
 while getopts "d:c:b:" opt; do
@@ -62,15 +63,6 @@ start_node() {
 stop_node() {
   kill -TERM "$node_pid" && wait "$node_pid" || true
   node_pid=""
-}
-
-# to_ms VALUE: wrk latencies (512.00us, 1.20ms, 1.01s) in milliseconds
-to_ms() {
-  awk -v v="$1" 'BEGIN {
-    if (v ~ /us$/) { sub(/us$/, "", v); printf "%.2f", v / 1000 }
-    else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.2f", v }
-    else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.2f", v * 1000 }
-    else printf "%s", v }'
 }
 
 # run NAME SCRIPT CONNS: prints "req/s p50 p99 non2xx"

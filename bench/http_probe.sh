@@ -6,6 +6,7 @@
 #   bench/http_probe.sh [-d SECONDS] [-c CONNECTIONS] [-t WRK_THREADS] [-w WORKERS]
 set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 duration=10 conns=100 threads=2 workers=2
 while getopts "d:c:t:w:" opt; do
@@ -82,17 +83,9 @@ run() {
   p50=$(awk '$1=="50%" {print $2}' <<<"$out")
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")
   errors=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')
-  echo "$rps $(to_ms "$p50") $(to_ms "$p99") ${errors:-}"
+  echo "$rps $(to_ms "$p50" 3) $(to_ms "$p99" 3) ${errors:-}"
 }
 # wrk prints latencies like 512.00us, 1.20ms, 1.01s
-to_ms() {
-  awk -v v="$1" 'BEGIN {
-    if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
-    else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v }
-    else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
-    else printf "%s", v }'
-}
-
 echo "wrk -t$threads -c$conns -d${duration}s, $workers server workers each, $(nproc) cores"
 read -r n_rps n_p50 n_p99 n_err < <(run nginx "http://127.0.0.1:$nginx_port/")
 read -r k_rps k_p50 k_p99 k_err < <(run klerno "http://127.0.0.1:$klerno_port/healthz")
