@@ -657,27 +657,26 @@ void try_join(membership_actor* self) {
       linked_to_live = true;
     }
   }
-  bool all_seeds_failed = true;
   for (const auto& seed : s.seeds) {
     ensure_link(self, seed, true);
-    auto i = s.links.find(seed);
-    if (i != s.links.end()
-        && (i->second.ready || i->second.connecting || i->second.failures == 0)) {
-      all_seeds_failed = false;
-    }
   }
-  bool may_bootstrap = !any_live && s.cfg.settings.bootstrap && all_seeds_failed;
+  // The table, not the seeds, says whether a cluster exists: seeds that answer while no member
+  // is up are nodes starting at the same moment (every `docker compose up`, a StatefulSet
+  // starting its pods in parallel), and they wait for the bootstrap node to form the cluster.
+  // Two bootstrap nodes cannot both form one: adding a row names the table version read.
+  bool may_bootstrap = !any_live && s.cfg.settings.bootstrap;
   if (!linked_to_live && !may_bootstrap) {
     auto now = steady::now();
     if (!any_live && now - s.waiting_logged > std::chrono::seconds(10)) {
       s.waiting_logged = now;
-      log()->warn("no member is up and no seed answered; waiting (set CLUSTER_BOOTSTRAP=true on "
-                  "exactly one node to form a new cluster)");
+      log()->warn("no member is up in the membership table; waiting for one (set "
+                  "CLUSTER_BOOTSTRAP=true on one node to form a new cluster)");
     }
     return;
   }
   if (may_bootstrap) {
-    log()->info("no member is up and no seed answered: forming a new cluster (CLUSTER_BOOTSTRAP)");
+    log()->info("no member is up in the membership table: forming a new cluster "
+                "(CLUSTER_BOOTSTRAP)");
   }
   member_row row;
   row.name = s.self_ref.name;

@@ -5,8 +5,9 @@
 // Joining: the node authenticates with a seed (CLUSTER_SEEDS, a DNS name counting as all its
 // addresses) or with any member that is up in the membership table, then adds itself to the table
 // (joining) and marks itself up; peers learn of it at once through gossip (ViewChanged) and
-// connect back. With no seed answering and no member up, it forms a cluster only when
-// CLUSTER_BOOTSTRAP is set; otherwise it keeps trying (its /startup answers 503).
+// connect back. With no member up in the table, it forms a cluster only when CLUSTER_BOOTSTRAP
+// is set (whether or not seeds answer: they may be nodes starting at the same moment);
+// otherwise it keeps trying (its /startup answers 503).
 //
 // Failure detection: every CLUSTER_HEARTBEAT_INTERVAL it sends a heartbeat to every peer. A peer
 // silent for CLUSTER_SUSPECT_TIMEOUT is suspected: this node writes its vote to the table, and the

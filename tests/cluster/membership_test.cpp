@@ -161,7 +161,7 @@ TEST_CASE("a node whose seeds do not answer and that may not bootstrap never bec
     [&] {
       auto log = lonely.process().log();
       return log.find("cannot reach " + seed) != std::string::npos
-             && log.find("no member is up and no seed answered") != std::string::npos
+             && log.find("no member is up in the membership table") != std::string::npos
              && log.find("CLUSTER_BOOTSTRAP") != std::string::npos;
     },
     10s);
@@ -232,4 +232,18 @@ TEST_CASE("nodes joining at the same moment all become up", "[cluster]") {
   c.start_all({"n1"});
   c.start_together({"n2", "n3", "n4", "n5"});
   c.wait_converged({"n1", "n2", "n3", "n4", "n5"});
+}
+
+// A bootstrap node whose seeds answer but are not members (nodes starting at the same moment, as
+// on `docker compose up` or a StatefulSet starting its pods in parallel) forms the cluster: the
+// membership table, not the seeds, says whether one exists. The others were waiting for it.
+TEST_CASE("a bootstrap node whose seeds are starting nodes forms the cluster they join",
+          "[cluster]") {
+  test_cluster c;
+  // n2 starts first, may not bootstrap, and has no seed that answers: it waits.
+  auto& n2 = c.start("n2", {{"CLUSTER_BOOTSTRAP", "false"}, {"CLUSTER_SEEDS", "127.0.0.1:1"}});
+  CHECK_FALSE(n2.ready());
+  // n1 may bootstrap, and its seed is n2, which answers the handshake but is no member.
+  c.start("n1", {{"CLUSTER_BOOTSTRAP", "true"}, {"CLUSTER_SEEDS", n2.seed()}});
+  c.wait_converged({"n1", "n2"});
 }
