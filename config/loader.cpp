@@ -899,8 +899,7 @@ std::vector<option> make_options() {
     t.push_back(std::move(o));
   }
   t.push_back(bool_option(
-    "CLUSTER_BOOTSTRAP",
-    "May form a new cluster when no seed answers and no member is up (never by accident).",
+    "CLUSTER_BOOTSTRAP", "May form a new cluster when no member is up in the membership table.",
     [](auto& s) -> auto& { return s.cluster.bootstrap; }));
   t.push_back(secret_option(
     "CLUSTER_SECRET", "Shared secret of the cluster's nodes (proved by HMAC when joining).",
