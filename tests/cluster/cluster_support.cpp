@@ -1,6 +1,7 @@
 #include "tests/cluster/cluster_support.hpp"
 
 #include <exception>
+#include <fstream>
 #include <future>
 #include <sstream>
 
@@ -464,6 +465,16 @@ std::map<std::string, int> stored_rows(const std::string& database_url) {
     }
   }
   return rows;
+}
+
+bool process_stopped(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  std::getline(in, stat);
+  // "pid (comm) state ...": the command may hold spaces and parentheses; the state follows the
+  // last ')'.
+  auto close = stat.rfind(')');
+  return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'T';
 }
 
 } // namespace klerno::test::cluster_tests

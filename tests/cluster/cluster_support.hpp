@@ -301,4 +301,7 @@ std::string describe(const std::vector<failed_attempt>& failures, std::size_t ma
 /// Returns how many rows each tx_id has in the txs table of `database_url`.
 std::map<std::string, int> stored_rows(const std::string& database_url);
 
+/// Returns whether process `pid` is stopped (SIGSTOP took effect: state T in /proc/PID/stat).
+bool process_stopped(pid_t pid);
+
 } // namespace klerno::test::cluster_tests
