@@ -93,6 +93,7 @@ std::string error_text(membership_actor* self, const caf::error& err) {
 void read_table(membership_actor* self);
 void publish(membership_actor* self);
 void on_table(membership_actor* self, table_view t);
+void ensure_link(membership_actor* self, const std::string& address, bool dial);
 
 /// How often a status change of our own is retried after losing a race for the table version.
 constexpr int max_status_attempts = 50;
@@ -216,15 +217,25 @@ void link_failed(membership_actor* self, const std::string& address, const std::
   if (was_ready) {
     l.wanted_since = steady::now();
   }
+  if (was_ready) {
+    // A link that worked is re-dialled at once by its dialler (the greater name): a blip must
+    // not last until the failure detector votes. The other side waits for it (ensure_link).
+    l.failures = 0;
+    l.retry_at = steady::time_point{};
+    log()->warn("lost {} at {}: {}", to_string(l.ref), address, why);
+    publish(self);
+    auto& s = self->state;
+    if ((s.ph == phase::up || s.ph == phase::leaving) && s.self_ref.name > l.ref.name) {
+      ensure_link(self, address, true);
+    }
+    return;
+  }
   ++l.failures;
   auto backoff = std::min<std::chrono::milliseconds>(self->state.cfg.settings.heartbeat_interval
                                                        * (1 << std::min(l.failures, 5)),
                                                      std::chrono::seconds(5));
   l.retry_at = steady::now() + backoff;
-  if (was_ready) {
-    log()->warn("lost {} at {}: {}", to_string(l.ref), address, why);
-    publish(self);
-  } else if (l.failures <= 3) {
+  if (l.failures <= 3) {
     log()->info("cannot reach {}: {}", address, why);
   }
 }
@@ -324,7 +335,8 @@ void handshake(membership_actor* self, const std::string& address, caf::actor en
                 return;
               }
               auto& l = i->second;
-              if (l.endpoint && l.endpoint != endpoint) {
+              bool monitored = l.endpoint == endpoint;
+              if (l.endpoint && !monitored) {
                 self->demonitor(l.endpoint);
               }
               l.endpoint = endpoint;
@@ -335,7 +347,9 @@ void handshake(membership_actor* self, const std::string& address, caf::actor en
               l.failures = 0;
               l.last_ack = steady::now();
               self->state.heard[ref] = l.last_ack;
-              self->monitor(endpoint);
+              if (!monitored) {
+                self->monitor(endpoint);
+              }
               log()->info("connected to {} at {}", to_string(ref), address);
               read_table(self);
             },
@@ -663,7 +677,8 @@ void try_join(membership_actor* self) {
   // The table, not the seeds, says whether a cluster exists: seeds that answer while no member
   // is up are nodes starting at the same moment (every `docker compose up`, a StatefulSet
   // starting its pods in parallel), and they wait for the bootstrap node to form the cluster.
-  // Two bootstrap nodes cannot both form one: adding a row names the table version read.
+  // Two bootstrap nodes starting together on an empty table end in one cluster: both rows go
+  // into the same table, and each links to the other as a member.
   bool may_bootstrap = !any_live && s.cfg.settings.bootstrap;
   if (!linked_to_live && !may_bootstrap) {
     auto now = steady::now();
@@ -721,6 +736,23 @@ void on_table(membership_actor* self, table_view t) {
   const auto* me = s.table.find(s.self_ref);
   if (s.ph == phase::starting) {
     try_join(self);
+  } else if (s.ph == phase::joining && !s.changing) {
+    // Our change to `up` did not go through (the table failed, or it went through and its
+    // answer was lost): finish the join from what the table says.
+    if (me == nullptr || me->status == member_status::dead) {
+      rejoin(self, me == nullptr ? "our row is gone" : "we were declared dead");
+      return;
+    }
+    if (me->status == member_status::up) {
+      s.ph = phase::up;
+      log()->info("{} is now up", to_string(s.self_ref));
+    } else if (me->status == member_status::joining) {
+      set_own_status(self, member_status::up, [self](bool ok) {
+        if (ok) {
+          self->state.ph = phase::up;
+        }
+      });
+    }
   } else if (me == nullptr || me->status == member_status::dead) {
     if (!s.changing && s.ph != phase::joining) {
       rejoin(self, me == nullptr ? "our row is gone" : "we were declared dead");
@@ -860,12 +892,14 @@ caf::behavior membership_impl(membership_actor* self, membership_config cfg) {
   s.cfg = std::move(cfg);
   s.self_ref = member_ref{s.cfg.node_name, s.cfg.incarnation};
   self->set_down_handler([self](caf::down_msg& msg) {
+    std::vector<std::string> lost;
     for (auto& [addr, l] : self->state.links) {
       if (l.endpoint && l.endpoint.address() == msg.source) {
-        auto address = addr;
-        link_failed(self, address, "connection lost");
-        return;
+        lost.push_back(addr);
       }
+    }
+    for (const auto& address : lost) {
+      link_failed(self, address, "connection lost");
     }
   });
   // Seeds: resolved once now and again at every refresh while not yet a member.

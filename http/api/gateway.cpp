@@ -208,26 +208,29 @@ private:
           self->retry_later(indexes, generation);
         });
     watch_owner(std::make_shared<boost::asio::steady_timer>(bridge_.context()), over, owner,
-                indexes);
+                endpoint, indexes);
   }
 
-  /// Ends the attempt `over` and dispatches `indexes` again once `owner` is no longer an up,
-  /// connected member in the current view.
+  /// Ends the attempt `over` and dispatches `indexes` again once `owner` is no longer an up
+  /// member in the current view, connected through the `endpoint` the request went to (a
+  /// request on a connection that was replaced is lost). Stops at the deadline: the request's
+  /// own timeout answers then.
   void watch_owner(std::shared_ptr<boost::asio::steady_timer> timer, std::shared_ptr<bool> over,
-                   cluster::member_ref owner, std::vector<std::size_t> indexes) {
+                   cluster::member_ref owner, caf::actor endpoint,
+                   std::vector<std::size_t> indexes) {
     timer->expires_after(std::chrono::milliseconds{20});
     auto self = shared_from_this();
-    timer->async_wait([self, timer, over, owner = std::move(owner),
+    timer->async_wait([self, timer, over, owner = std::move(owner), endpoint = std::move(endpoint),
                        indexes = std::move(indexes)](boost::system::error_code ec) mutable {
-      if (ec || *over) {
-        return; // the answer came (or the edge stops: the request's own timeout ends it)
+      if (ec || *over || steady::now() >= self->deadline_) {
+        return;
       }
       auto view = self->cfg_.board->current();
       const auto* row = view->row_of(owner);
-      bool gone =
-        row == nullptr || row->status != cluster::member_status::up || !view->endpoint_of(owner);
+      bool gone = row == nullptr || row->status != cluster::member_status::up
+                  || view->endpoint_of(owner) != endpoint;
       if (!gone) {
-        self->watch_owner(timer, over, std::move(owner), std::move(indexes));
+        self->watch_owner(timer, over, std::move(owner), std::move(endpoint), std::move(indexes));
         return;
       }
       *over = true;
