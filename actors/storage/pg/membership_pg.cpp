@@ -11,6 +11,7 @@
 
 #include <pqxx/pqxx>
 
+#include "actors/storage/pg/connection.hpp"
 #include "actors/storage/pg/pg_session.hpp"
 #include "actors/storage/url.hpp"
 #include "runtime/logging.hpp"
@@ -30,7 +31,7 @@ using cluster::vote_result;
 
 /// The prepared statements (names and SQL). Times come back as microseconds since the Unix
 /// epoch (exact: extract returns numeric).
-constexpr std::array<std::pair<const char*, const char*>, 15> statements = {{
+constexpr std::array<statement, 15> statements = {{
   {"m_lock_version", "SELECT version FROM cluster_version WHERE id FOR UPDATE"},
   {"m_bump_version", "UPDATE cluster_version SET version = version + 1 WHERE id"},
   {"m_read_version", "SELECT version, (extract(epoch from clock_timestamp()) * 1000000)::int8 "
@@ -106,39 +107,11 @@ member_status parse_status(const pqxx::field& f) {
   return *s;
 }
 
-bool starts_with(const std::string& s, const char* prefix) {
-  return s.rfind(prefix, 0) == 0;
-}
-
 bool unavailable_sqlstate(const std::string& state) {
   return starts_with(state, "08") || starts_with(state, "53") || state == "57P01"
          || state == "57P02" || state == "57P03" || state == "25006" || state == "57014"
          || state == "55P03" || state == "40001" || state == "40P01";
 }
-
-/// Sends server notices to the "db" logger (debug) instead of stderr.
-class notice_logger : public pqxx::errorhandler {
-public:
-  notice_logger(pqxx::connection_base& conn, std::string password)
-      : pqxx::errorhandler(conn), password_(std::move(password)) {}
-
-  bool operator()(const char msg[]) noexcept override {
-    try {
-      std::string text{msg};
-      while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
-        text.pop_back();
-      }
-      runtime::logging::get("db")->debug("postgres (membership): {}",
-                                         scrub(std::move(text), password_));
-    } catch (...) {
-      // Logging must not throw into libpq.
-    }
-    return false;
-  }
-
-private:
-  std::string password_;
-};
 
 class membership_pg final : public cluster::membership_db {
 public:
@@ -381,24 +354,10 @@ private:
 
   void connect() {
     disconnect();
-    auto conn = std::make_unique<pqxx::connection>(conninfo_);
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-    // Reconnection is ours (fresh connection, SETs, statements), never libpqxx's.
-    conn->inhibit_reactivation(true);
-#pragma GCC diagnostic pop
-    auto notices = std::make_unique<notice_logger>(*conn, password_);
-    {
-      pqxx::nontransaction n{*conn};
-      n.exec("SET statement_timeout = "
-             + std::to_string(std::max<long long>(opts_.statement_timeout.count(), 0))
-             + "; SET client_min_messages = warning");
-    }
-    for (const auto& [name, text] : statements) {
-      conn->prepare(name, text);
-    }
-    conn_ = std::move(conn);
-    notices_ = std::move(notices);
+    auto c = open_connection(conninfo_, password_, opts_.statement_timeout, statements.data(),
+                             statements.size(), "postgres (membership)");
+    conn_ = std::move(c.conn);
+    notices_ = std::move(c.notices);
   }
 
   void disconnect() noexcept {

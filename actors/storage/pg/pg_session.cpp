@@ -13,6 +13,7 @@
 #include <pqxx/pqxx>
 
 #include "actors/storage/pg/codec.hpp"
+#include "actors/storage/pg/connection.hpp"
 #include "actors/storage/pg/migrations.hpp"
 #include "actors/storage/pg/queries.hpp"
 #include "actors/storage/url.hpp"
@@ -40,7 +41,7 @@ std::string conninfo(const options& o) {
 namespace {
 
 /// Names of the prepared statements, with their SQL.
-constexpr std::array<std::pair<const char*, const char*>, 13> statements = {{
+constexpr std::array<statement, 13> statements = {{
   {"k_insert", sql::insert},
   {"k_select_ids", sql::select_ids},
   {"k_get", sql::get},
@@ -56,29 +57,6 @@ constexpr std::array<std::pair<const char*, const char*>, 13> statements = {{
   {"k_export_wallet_after", sql::export_wallet_after},
 }};
 
-/// Sends server notices (and libpqxx warnings) to the "db" logger instead of stderr.
-class notice_logger : public pqxx::errorhandler {
-public:
-  explicit notice_logger(pqxx::connection_base& conn, std::string password)
-      : pqxx::errorhandler(conn), password_(std::move(password)) {}
-
-  bool operator()(const char msg[]) noexcept override {
-    try {
-      std::string text{msg};
-      while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
-        text.pop_back();
-      }
-      runtime::logging::get("db")->debug("postgres: {}", scrub(std::move(text), password_));
-    } catch (...) {
-      // Logging must not throw into libpq.
-    }
-    return false;
-  }
-
-private:
-  std::string password_;
-};
-
 /// Returns the first line of a client library message, trimmed.
 std::string first_line(std::string_view text) {
   auto nl = text.find('\n');
@@ -87,10 +65,6 @@ std::string first_line(std::string_view text) {
     line.remove_suffix(1);
   }
   return std::string{line};
-}
-
-bool starts_with(const std::string& s, const char* prefix) {
-  return s.rfind(prefix, 0) == 0;
 }
 
 db_error_kind kind_of_sqlstate(const std::string& state) {
@@ -220,23 +194,10 @@ public:
   void connect() override {
     disconnect();
     try {
-      auto conn = std::make_unique<pqxx::connection>(conninfo_);
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-      // This session reconnects itself (fresh connection, SETs, statements); libpqxx must not
-      // silently reconnect behind its back and lose the session settings.
-      conn->inhibit_reactivation(true);
-#pragma GCC diagnostic pop
-      auto notices = std::make_unique<notice_logger>(*conn, password_);
-      {
-        pqxx::nontransaction n{*conn};
-        n.exec(session_settings(opts_.statement_timeout));
-      }
-      for (auto& [name, text] : statements) {
-        conn->prepare(name, text);
-      }
-      conn_ = std::move(conn);
-      notices_ = std::move(notices);
+      auto c = open_connection(conninfo_, password_, opts_.statement_timeout, statements.data(),
+                               statements.size(), "postgres");
+      conn_ = std::move(c.conn);
+      notices_ = std::move(c.notices);
     } catch (...) {
       throw translate(std::current_exception());
     }
@@ -508,12 +469,6 @@ public:
   }
 
 private:
-  static std::string session_settings(std::chrono::milliseconds statement_timeout) {
-    return "SET statement_timeout = "
-           + std::to_string(std::max<long long>(statement_timeout.count(), 0))
-           + "; SET client_min_messages = warning";
-  }
-
   static int clamp_score(model::score_centi s) {
     return std::clamp(s, 0, 101);
   }
