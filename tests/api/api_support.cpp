@@ -339,6 +339,14 @@ nlohmann::json make_tx(std::string_view prefix, const std::string& from_addr,
           {"direction", "out"}};
 }
 
+nlohmann::json make_alert_tx(std::string_view prefix, const std::string& from_addr,
+                             const std::string& to_addr) {
+  auto tx = make_tx(prefix, from_addr, to_addr, "20000");
+  tx["memo"] = "scam fraud ransom payout";
+  tx["tags"] = {"sanctioned"};
+  return tx;
+}
+
 // -- metrics -----------------------------------------------------------------------------------
 
 std::optional<double> metric_sample(const std::string& text, const std::string& series) {

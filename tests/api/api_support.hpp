@@ -193,6 +193,11 @@ nlohmann::json require_status_json(const http_response& res, unsigned status);
 nlohmann::json make_tx(std::string_view prefix, const std::string& from_addr,
                        const std::string& to_addr, const nlohmann::json& amount);
 
+/// An outgoing 20000 with a memo of several suspicious words and a sanctioned tag: risk 1.00
+/// (high), so storing it raises an alert.
+nlohmann::json make_alert_tx(std::string_view prefix, const std::string& from_addr,
+                             const std::string& to_addr);
+
 // -- metrics -----------------------------------------------------------------------------------
 
 /// Returns the value of the sample whose name and labels are exactly `series` in the Prometheus

@@ -21,12 +21,9 @@ namespace {
 
 const header_list key_header{{"X-API-Key", test_api_key}};
 
-/// Every outgoing step, a memo with several suspicious words and a sanctioned tag: risk 1.00.
+/// An alert-worthy transaction (risk 1.00).
 json high_tx(const std::string& from, const std::string& to) {
-  auto tx = api::make_tx("cl-high", from, to, "20000");
-  tx["memo"] = "scam fraud ransom payout";
-  tx["tags"] = {"sanctioned"};
-  return tx;
+  return api::make_alert_tx("cl-high", from, to);
 }
 
 json read_json(ws_client& ws, std::chrono::milliseconds timeout = 10s) {

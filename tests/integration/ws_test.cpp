@@ -21,12 +21,9 @@ namespace {
 
 const header_list key_header{{"X-API-Key", test_api_key}};
 
-/// Every outgoing step, a memo with several suspicious words and a sanctioned tag: 1.00, high.
+/// An alert-worthy transaction (risk 1.00, high).
 json high_tx(const std::string& from, const std::string& to) {
-  auto tx = make_tx("ws-high", from, to, "20000");
-  tx["memo"] = "scam fraud ransom payout";
-  tx["tags"] = {"sanctioned"};
-  return tx;
+  return make_alert_tx("ws-high", from, to);
 }
 
 /// An incoming 50: 0.05, low.
