@@ -25,16 +25,18 @@ as_root() {
 #   build: compilers and libraries; test: + the test framework; bench: + nginx, wrk
 #   pg: the PostgreSQL server and client (scripts/pg; the binaries are found with pg_config)
 #   lb: nginx, the local stack's load balancer
+#   redis: redis-server (scripts/redis: the cache of the tests and of the local stack)
 ensure_packages() {
   local pkgs=()
   for group in "$@"; do
     case "$group" in
-      build) pkgs+=(g++ cmake ninja-build pkg-config libcaf-dev libboost-dev libspdlog-dev libfmt-dev
+      build) pkgs+=(g++ cmake ninja-build pkg-config libcaf-dev libboost-dev libspdlog-dev libfmt-dev libhiredis-dev
                     nlohmann-json3-dev libssl-dev curl libpqxx-dev
                     libprotobuf-dev protobuf-compiler) ;;
       test) pkgs+=(catch2 clang-format curl python3 python3-yaml) ;;
       bench) pkgs+=(nginx-light wrk curl python3) ;;
       pg) pkgs+=(libpq-dev postgresql) ;;
+      redis) pkgs+=(redis-server) ;;
       lb) pkgs+=(nginx-light) ;;
       *) die "unknown package group: $group" ;;
     esac

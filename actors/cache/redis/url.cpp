@@ -1,0 +1,1 @@
+#include "actors/cache/redis/url.hpp"

@@ -1,0 +1,3 @@
+#include "actors/cache/response_cache.hpp"
+
+// Implemented by the cache issue (in progress).

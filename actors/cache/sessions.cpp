@@ -1,0 +1,3 @@
+#include "actors/cache/sessions.hpp"
+
+// Implemented by the cache issue (in progress).

@@ -1,0 +1,1 @@
+#include "tests/redis/redis_support.hpp"
