@@ -6,8 +6,8 @@ namespace {
 
 /// Redis round trips on loopback take tens of microseconds; a slow network or server, more.
 std::vector<double> redis_buckets() {
-  return {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-          0.5, 1};
+  return {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+          0.01,    0.025,  0.05,    0.1,    0.25,  0.5,    1};
 }
 
 } // namespace
@@ -17,9 +17,10 @@ cache_metrics::cache_metrics(runtime::metrics::registry& reg)
       redis_connections(reg.gauge("klerno_redis_connections",
                                   "Redis connections of this node, by state (up, down).",
                                   {"state"})),
-      redis_command_duration(reg.histogram("klerno_redis_command_duration_seconds",
-                                           "Round trip of Redis commands that got a reply.", {},
-                                           redis_buckets())
+      redis_command_duration(reg
+                               .histogram("klerno_redis_command_duration_seconds",
+                                          "Round trip of Redis commands that got a reply.", {},
+                                          redis_buckets())
                                .with({})),
       redis_command_failures(reg.counter(
         "klerno_redis_command_failures_total",
@@ -27,8 +28,7 @@ cache_metrics::cache_metrics(runtime::metrics::registry& reg)
         "closed).",
         {"reason"})),
       redis_reconnects(
-        reg.counter("klerno_redis_reconnects_total", "Redis connections re-established.")
-          .with({})),
+        reg.counter("klerno_redis_reconnects_total", "Redis connections re-established.").with({})),
       cache_requests(reg.counter("klerno_cache_requests_total",
                                  "Response cache lookups by level (l1, l2) and result (hit, miss).",
                                  {"level", "result"})),
@@ -43,17 +43,19 @@ cache_metrics::cache_metrics(runtime::metrics::registry& reg)
         reg.gauge("klerno_cache_l1_entries", "Entries in the in-process response cache.").with({})),
       l1_bytes(reg.gauge("klerno_cache_l1_bytes", "Bytes held by the in-process response cache.")
                  .with({})),
-      l1_evictions(reg.counter("klerno_cache_l1_evictions_total",
-                               "Entries evicted from the in-process cache to stay in bounds.")
+      l1_evictions(reg
+                     .counter("klerno_cache_l1_evictions_total",
+                              "Entries evicted from the in-process cache to stay in bounds.")
                      .with({})),
       rate_limit_requests(reg.counter("klerno_rate_limit_requests_total",
                                       "Rate limit decisions by result (allowed, denied) and "
                                       "source (redis, local).",
                                       {"result", "source"})),
       rate_limit_fallback(
-        reg.counter("klerno_rate_limit_fallback_total",
-                    "Rate limit decisions taken by the per-node bucket because Redis did not "
-                    "answer.")
+        reg
+          .counter("klerno_rate_limit_fallback_total",
+                   "Rate limit decisions taken by the per-node bucket because Redis did not "
+                   "answer.")
           .with({})),
       sessions(reg.counter("klerno_sessions_total",
                            "Session operations by outcome (created, resolved, rejected, revoked, "

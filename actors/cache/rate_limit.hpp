@@ -27,7 +27,7 @@ namespace klerno::cache {
 
 /// One token bucket of a request.
 struct bucket {
-  std::string key;      ///< e.g. "rl:write:k:<key id>" (prefixed by the limiter)
+  std::string key;       ///< e.g. "rl:write:k:<key id>" (prefixed by the limiter)
   double per_minute = 0; ///< refill rate (> 0)
   double burst = 0;      ///< capacity (>= 1)
 };

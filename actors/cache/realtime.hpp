@@ -47,9 +47,9 @@ struct realtime_minute {
 
 /// The answer of GET /analytics/realtime.
 struct realtime_series {
-  unsigned minutes = 0;                 ///< length of the window asked for
-  std::vector<realtime_minute> series;  ///< oldest first, one per minute (zeros included)
-  uint64_t transactions = 0;            ///< totals over the window
+  unsigned minutes = 0;                ///< length of the window asked for
+  std::vector<realtime_minute> series; ///< oldest first, one per minute (zeros included)
+  uint64_t transactions = 0;           ///< totals over the window
   uint64_t alerts = 0;
   double volume = 0;
   uint64_t unique_wallets = 0; ///< estimate over the whole window (merged HyperLogLogs)

@@ -54,11 +54,11 @@ bool etag_matches(std::string_view if_none_match, std::string_view etag) noexcep
 
 /// Settings of the response cache (CACHE_* keys).
 struct cache_settings {
-  bool enabled = true;                             ///< CACHE_ENABLED
-  std::chrono::milliseconds l1_ttl{5'000};         ///< CACHE_L1_TTL
-  std::chrono::milliseconds l2_ttl{300'000};       ///< CACHE_L2_TTL
-  std::size_t l1_max_bytes = 64 * 1024 * 1024;     ///< CACHE_L1_MAX_BYTES
-  std::size_t max_entry_bytes = 1024 * 1024;       ///< CACHE_MAX_ENTRY_BYTES: larger not cached
+  bool enabled = true;                         ///< CACHE_ENABLED
+  std::chrono::milliseconds l1_ttl{5'000};     ///< CACHE_L1_TTL
+  std::chrono::milliseconds l2_ttl{300'000};   ///< CACHE_L2_TTL
+  std::size_t l1_max_bytes = 64 * 1024 * 1024; ///< CACHE_L1_MAX_BYTES
+  std::size_t max_entry_bytes = 1024 * 1024;   ///< CACHE_MAX_ENTRY_BYTES: larger not cached
 };
 
 /// The in-process level: an LRU bounded by bytes (key + body + headers) with a TTL per entry.

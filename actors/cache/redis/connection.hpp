@@ -101,13 +101,13 @@ struct connection_config {
   std::chrono::milliseconds reconnect_min{100};     ///< REDIS_RECONNECT_MIN: first retry delay
   std::chrono::milliseconds reconnect_max{5'000};   ///< REDIS_RECONNECT_MAX: backoff cap
   std::size_t max_pending = 10'000; ///< REDIS_MAX_PENDING: commands in flight; more fail at once
-  std::string name;                 ///< CLIENT SETNAME value (e.g. "klerno:node1:io0"); may be empty
+  std::string name; ///< CLIENT SETNAME value (e.g. "klerno:node1:io0"); may be empty
 };
 
 /// Creates a hiredis connection bound to `ioc` and starts connecting (the first attempt runs on
-/// the io thread, so this may be called from any thread before `ioc` runs). `metrics` may be null; when set the connection updates the klerno_redis_* families.
+/// the io thread, so this may be called from any thread before `ioc` runs). `metrics` may be null;
+/// when set the connection updates the klerno_redis_* families.
 std::shared_ptr<connection> make_hiredis_connection(boost::asio::io_context& ioc,
-                                                    connection_config cfg,
-                                                    metrics_ptr metrics);
+                                                    connection_config cfg, metrics_ptr metrics);
 
 } // namespace klerno::cache::redis

@@ -2,7 +2,8 @@
 
 // REDIS_URL: `redis://[[user]:password@]host[:port][/db]`.
 // `rediss://` (TLS) is refused with a clear error: hiredis 0.14 has no TLS support (run Redis on
-// a private network, or put a TLS tunnel such as stunnel in front of it and point at its local end).
+// a private network, or put a TLS tunnel such as stunnel in front of it and point at its local
+// end).
 
 #include <cstdint>
 #include <string>
