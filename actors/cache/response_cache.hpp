@@ -21,6 +21,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <list>
 #include <memory>
@@ -102,22 +103,45 @@ private:
 };
 
 /// Whether a node may trust its generational cache entries (shared by its io threads).
+///
+/// Every suspension is numbered, so an epoch bump that was issued before a later suspension
+/// cannot lift it (`resume_if`): only a bump sent after the last failure orphans the entries that
+/// failure may have left stale.
 class cache_trust {
 public:
   /// The cache is not trusted from now on (a failed invalidation, a lost connection).
   void suspend() noexcept {
-    suspended_.store(true, std::memory_order_release);
+    auto s = state_.load(std::memory_order_acquire);
+    while (!state_.compare_exchange_weak(s, (((s >> 1) + 1) << 1) | 1, std::memory_order_acq_rel,
+                                         std::memory_order_acquire)) {
+    }
   }
   /// An epoch bump succeeded after the last suspension.
   void resume() noexcept {
-    suspended_.store(false, std::memory_order_release);
+    state_.fetch_and(~uint64_t{1}, std::memory_order_acq_rel);
+  }
+  /// Resumes only if no suspension happened since `suspensions()` returned `seen` (call it before
+  /// sending the epoch bump); returns whether the cache is trusted now.
+  bool resume_if(uint64_t seen) noexcept {
+    auto s = state_.load(std::memory_order_acquire);
+    while ((s >> 1) == seen) {
+      if (state_.compare_exchange_weak(s, s & ~uint64_t{1}, std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+        return true;
+      }
+    }
+    return !suspended();
+  }
+  /// Returns how many times the cache was suspended so far.
+  uint64_t suspensions() const noexcept {
+    return state_.load(std::memory_order_acquire) >> 1;
   }
   bool suspended() const noexcept {
-    return suspended_.load(std::memory_order_acquire);
+    return (state_.load(std::memory_order_acquire) & 1) != 0;
   }
 
 private:
-  std::atomic<bool> suspended_{false};
+  std::atomic<uint64_t> state_{0}; ///< suspensions << 1 | suspended
 };
 
 /// What a lookup found.
@@ -143,7 +167,8 @@ public:
 
   /// Looks `key` up. `generations` empty: an immutable entry (L1 answers without Redis; L2 is
   /// asked when Redis is up). Otherwise the generations (and the epoch) are read first. `done`
-  /// runs once on the io thread, possibly inside this call (an L1 hit of an immutable entry).
+  /// runs once on the io thread, possibly inside this call (an L1 hit of an immutable entry, a
+  /// bypass because the cache is disabled or not trusted).
   void lookup(std::string key, std::vector<std::string> generations,
               std::function<void(cache_lookup)> done);
 
