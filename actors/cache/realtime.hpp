@@ -55,7 +55,9 @@ struct realtime_series {
   uint64_t unique_wallets = 0; ///< estimate over the whole window (merged HyperLogLogs)
 };
 
-/// Returns `{"minutes":N,"totals":{...},"series":[{"minute":"<ISO 8601>","start":..,...}]}`.
+/// Returns `{"minutes":N,"from":"<ISO 8601>","to":"<ISO 8601>","totals":{...},"series":[{"minute":
+/// "<ISO 8601>","start":..,...}]}`: `from` is the start of the first minute, `to` the end of the
+/// last (UTC, whole seconds); volumes are numbers rounded to 8 decimals.
 std::string to_json(const realtime_series& s);
 
 /// Settings (REALTIME_* keys).
