@@ -77,7 +77,50 @@ int64_t error_count(boost::asio::io_context& ioc, redis::connection& conn,
   return std::stoll(info.substr(at + prefix.size() + 17));
 }
 
+/// Returns whether the server has run `cmd` (lower case) since it started, from INFO
+/// commandstats ("cmdstat_eval:calls=1,...").
+bool ran(boost::asio::io_context& ioc, redis::connection& conn, const std::string& cmd) {
+  auto info = test::sync_command(ioc, conn, {"INFO", "commandstats"}).str;
+  return info.find("cmdstat_" + cmd + ":") != std::string::npos;
+}
+
 } // namespace
+
+TEST_CASE("the limiter loads its script each time the connection becomes ready",
+          "[redis][rate_limit]") {
+  test::private_redis server{"rate-limit-ready"};
+  boost::asio::io_context ioc;
+  auto conn =
+    redis::make_hiredis_connection(ioc, test::test_connection_config(server.url()), nullptr);
+  local_limiter fallback{100};
+  rate_limiter limiter{*conn, fallback, nullptr, test::unique_prefix()};
+  auto check = [&] {
+    std::optional<rate_decision> out;
+    limiter.check({make_bucket("rl:k:1", 1, 10)}, [&](rate_decision d) { out = d; });
+    REQUIRE(test::run_until(ioc, [&] { return out.has_value(); }));
+    return *out;
+  };
+
+  REQUIRE(test::run_until(ioc, [&] { return conn->connected(); }));
+  test::sync_command(ioc, *conn, {"PING"}); // after the SCRIPT LOAD sent on ready
+  CHECK_FALSE(check().local);
+  CHECK(ran(ioc, *conn, "script|load"));
+  CHECK(ran(ioc, *conn, "evalsha"));
+  CHECK_FALSE(ran(ioc, *conn, "eval")); // never needed the script's text
+  CHECK(error_count(ioc, *conn, "NOSCRIPT") == 0);
+
+  // A restarted server has no scripts: the reconnection loads it again.
+  server.stop();
+  REQUIRE(test::run_until(ioc, [&] { return !conn->connected(); }));
+  server.start();
+  REQUIRE(test::run_until(ioc, [&] { return conn->connected(); }));
+  test::sync_command(ioc, *conn, {"PING"});
+  CHECK_FALSE(check().local);
+  CHECK(ran(ioc, *conn, "evalsha"));
+  CHECK_FALSE(ran(ioc, *conn, "eval"));
+  CHECK(error_count(ioc, *conn, "NOSCRIPT") == 0);
+  conn->close();
+}
 
 TEST_CASE("the Redis limiter allows the burst and then denies with the figures of a 429",
           "[redis][rate_limit]") {
