@@ -186,17 +186,28 @@ rate_decision local_limiter::take(const std::vector<bucket>& buckets,
     allowed = allowed && v.left >= 1;
     views.push_back(v);
   }
+  ++clock_;
   if (allowed && missing > 0 && buckets_.size() + missing > max_keys_) {
-    // Pointers into the map do not survive erasure: evict first, then look the buckets up again.
+    // This request's buckets are the most recent, so the LRU pass spares them; a full one may go
+    // (it is written again below), hence the recount. Pointers into the map do not survive
+    // erasure: look the buckets up again afterwards.
+    for (auto& v : views) {
+      if (v.s != nullptr) {
+        v.s->used = clock_;
+      }
+    }
     while (!buckets_.empty() && buckets_.size() + missing > max_keys_) {
       evict_locked(now);
+      missing = 0;
+      for (const auto& b : buckets) {
+        missing += buckets_.count(b.key) == 0 ? 1 : 0;
+      }
     }
     for (std::size_t i = 0; i < buckets.size(); ++i) {
       auto it = buckets_.find(buckets[i].key);
       views[i].s = it == buckets_.end() ? nullptr : &it->second;
     }
   }
-  ++clock_;
   std::size_t pick = buckets.size();
   double pick_left = std::numeric_limits<double>::infinity();
   int64_t pick_full = 0;

@@ -185,3 +185,20 @@ TEST_CASE("a denied check of a new key keeps nothing", "[local_limiter]") {
   REQUIRE_FALSE(lim.take({empty, make_bucket("other", 60, 5)}, t0).allowed);
   CHECK(lim.size() == 1);
 }
+
+TEST_CASE("eviction for a request spares the request's own buckets", "[local_limiter]") {
+  local_limiter lim{3};
+  auto a = make_bucket("a", 1, 2);
+  auto b = make_bucket("b", 1, 2);
+  auto c = make_bucket("c", 1, 2);
+  REQUIRE(lim.take({c}, t0).allowed); // c is the least recently used
+  REQUIRE(lim.take({a}, t0).allowed);
+  REQUIRE(lim.take({b}, t0).allowed);
+
+  auto d = lim.take({c, make_bucket("d", 1, 2)}, t0);
+  REQUIRE(d.allowed);
+  CHECK(d.remaining == 0); // c's second token
+  CHECK(lim.size() == 3);
+  CHECK(lim.take({a}, t0).remaining == 1); // a was dropped: a fresh bucket
+  CHECK(lim.size() == 3);
+}
