@@ -88,12 +88,34 @@ void check_dependencies(health_pointer self) {
                            recheck_atom::value);
       }
     };
+    auto started = std::chrono::steady_clock::now();
+    auto failed = [record, started](caf::error& err) {
+      auto took = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - started);
+      record(false, took, storage::error_text(err));
+    };
+    if (dep.detailed) {
+      auto target = self->system().registry().get(dep.actor);
+      if (!target) {
+        record(false, {}, "not running");
+        continue;
+      }
+      self
+        ->request(caf::actor_cast<caf::actor>(target), st.cfg.check_timeout, ping_atom::value,
+                  caf::get_atom::value)
+        .then(
+          [record](caf::timespan latency, std::string& detail) {
+            record(true, std::chrono::duration_cast<std::chrono::microseconds>(latency),
+                   std::move(detail));
+          },
+          failed);
+      continue;
+    }
     auto pool = caf::actor_cast<storage::pool_actor>(self->system().registry().get(dep.actor));
     if (!pool) {
       record(false, {}, "not running");
       continue;
     }
-    auto started = std::chrono::steady_clock::now();
     self->request(pool, st.cfg.check_timeout, storage::ping_atom::value)
       .then(
         [record](caf::timespan latency) {
@@ -101,11 +123,7 @@ void check_dependencies(health_pointer self) {
                  fmt::format("ping {:.3f} ms",
                              std::chrono::duration<double, std::milli>(latency).count()));
         },
-        [record, started](caf::error& err) {
-          auto took = std::chrono::duration_cast<std::chrono::microseconds>(
-            std::chrono::steady_clock::now() - started);
-          record(false, took, storage::error_text(err));
-        });
+        failed);
   }
 }
 

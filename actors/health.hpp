@@ -41,12 +41,15 @@ using health_actor = caf::typed_actor<caf::replies_to<ping_atom>::with<pong_atom
                                       caf::replies_to<caf::get_atom>::with<snapshot_ptr>,
                                       caf::reacts_to<tick_atom>, caf::reacts_to<recheck_atom>>;
 
-/// A dependency the health actor checks every `sample_interval`: a database pool found in the
-/// actor registry, pinged (one trivial query) with a timeout.
+/// A dependency the health actor checks every `sample_interval`: an actor found in the registry
+/// (a database pool, pinged with one trivial query; the Redis monitor), asked with a timeout.
 struct dependency_check {
   std::string name;      ///< "database", "database_replica_0", ...
   caf::atom_value actor; ///< registry name of the pool (storage::primary_name, ...)
   bool required = true;  ///< a failing required check makes /readiness answer 503
+  /// Asked with `(ping_atom, get_atom)` instead, answering `(caf::timespan, std::string detail)`
+  /// (the Redis monitor: latency plus memory and clients).
+  bool detailed = false;
 };
 
 /// Settings of the health actor.

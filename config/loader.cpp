@@ -695,6 +695,67 @@ option positive_number_option(std::string key, std::string doc, At at) {
   return o;
 }
 
+// A Redis key prefix: 1..64 printable ASCII characters without spaces.
+template <class At>
+option key_prefix_option(std::string key, std::string doc, At at) {
+  auto o = make_option(key, "1..64 printable characters without spaces", std::move(doc));
+  o.parse = [key, at](settings& s, std::string_view v, std::string_view from) {
+    bool ok = !v.empty() && v.size() <= 64
+              && std::all_of(v.begin(), v.end(), [](char c) { return c > ' ' && c < 127; });
+    if (!ok) {
+      fail(key, quoted(v) + " is not 1..64 printable characters without spaces", from);
+    }
+    at(s) = std::string{v};
+  };
+  o.print = [at](const settings& s) {
+    return at(s);
+  };
+  return o;
+}
+
+// Comma-separated IPv4/IPv6 addresses or CIDR networks; empty: none.
+template <class At>
+option network_list_option(std::string key, std::string doc, At at) {
+  auto o = make_option(key, "comma-separated addresses or CIDR networks, or empty", std::move(doc));
+  o.parse = [key, at](settings& s, std::string_view v, std::string_view from) {
+    std::vector<ip_network> nets;
+    std::size_t start = 0;
+    while (!trim(v).empty() && start <= v.size()) {
+      auto comma = v.find(',', start);
+      auto item = trim(v.substr(start, comma == std::string_view::npos ? v.npos : comma - start));
+      auto slash = item.find('/');
+      auto addr = item.substr(0, slash);
+      bool v4 = is_ipv4(addr);
+      bool v6 = !v4 && is_ipv6(addr);
+      ip_network net{std::string{addr}, v4 ? 32u : 128u};
+      bool ok = v4 || v6;
+      if (ok && slash != std::string_view::npos) {
+        auto bits = parse_decimal(item.substr(slash + 1));
+        ok = bits && *bits <= net.prefix;
+        net.prefix = ok ? static_cast<unsigned>(*bits) : net.prefix;
+      }
+      if (!ok) {
+        fail(key, quoted(item) + " is not an IP address or CIDR network (like 10.0.0.0/8)", from);
+      }
+      nets.push_back(std::move(net));
+      if (comma == std::string_view::npos) {
+        break;
+      }
+      start = comma + 1;
+    }
+    at(s) = std::move(nets);
+  };
+  o.print = [at](const settings& s) {
+    std::string out;
+    for (const auto& n : at(s)) {
+      out += out.empty() ? "" : ",";
+      out += n.address + "/" + std::to_string(n.prefix);
+    }
+    return out;
+  };
+  return o;
+}
+
 // Returns the host name, made into a valid NODE_NAME.
 std::string default_node_name() {
   char buf[256] = {};
@@ -990,6 +1051,93 @@ std::vector<option> make_options() {
   t.push_back(url_option(
     "REDIS_URL", {"redis://", "rediss://"}, "Redis connection URL; empty: no cache.",
     [](auto& s) -> auto& { return s.storage.redis_url; }));
+  t.push_back(duration_option(
+    "REDIS_CONNECT_TIMEOUT", ms{1},
+    "Longest a Redis connection attempt (TCP, AUTH, SELECT) may take.",
+    [](auto& s) -> auto& { return s.cache.redis_connect_timeout; }));
+  t.push_back(duration_option(
+    "REDIS_COMMAND_TIMEOUT", ms{1},
+    "Longest a Redis command may take; then the connection is dropped and re-established.",
+    [](auto& s) -> auto& { return s.cache.redis_command_timeout; }));
+  t.push_back(duration_option(
+    "REDIS_RECONNECT_MIN", ms{1}, "First delay before reconnecting to Redis (doubles per failure).",
+    [](auto& s) -> auto& { return s.cache.redis_reconnect_min; }));
+  t.push_back(duration_option(
+    "REDIS_RECONNECT_MAX", ms{1}, "Longest delay between Redis reconnection attempts.",
+    [](auto& s) -> auto& { return s.cache.redis_reconnect_max; }));
+  t.push_back(uint_option(
+    "REDIS_MAX_PENDING", 1, 1'000'000,
+    "Redis commands in flight per connection (one per io thread); more fail at once.",
+    [](auto& s) -> auto& { return s.cache.redis_max_pending; }));
+  t.push_back(key_prefix_option(
+    "REDIS_KEY_PREFIX", "Prefix of every Redis key of the node (share a Redis between clusters).",
+    [](auto& s) -> auto& { return s.cache.redis_key_prefix; }));
+  t.push_back(bool_option(
+    "CACHE_ENABLED", "Cache GET responses (in process and in Redis).",
+    [](auto& s) -> auto& { return s.cache.cache_enabled; }));
+  t.push_back(duration_option(
+    "CACHE_L1_TTL", ms{1}, "How long a response stays in the in-process cache.",
+    [](auto& s) -> auto& { return s.cache.cache_l1_ttl; }));
+  t.push_back(duration_option(
+    "CACHE_L2_TTL", ms{1000}, "How long a response stays in Redis.",
+    [](auto& s) -> auto& { return s.cache.cache_l2_ttl; }));
+  t.push_back(size_option(
+    "CACHE_L1_MAX_BYTES", 0, gib, "Memory of the in-process response cache (0: no L1).",
+    [](auto& s) -> auto& { return s.cache.cache_l1_max_bytes; }));
+  t.push_back(size_option(
+    "CACHE_MAX_ENTRY_BYTES", 1, gib, "Largest response body that is cached.",
+    [](auto& s) -> auto& { return s.cache.cache_max_entry_bytes; }));
+  t.push_back(bool_option(
+    "RATE_LIMIT_ENABLED",
+    "Limit API requests per API key and per client IP (token buckets in Redis; per node without).",
+    [](auto& s) -> auto& { return s.cache.rate_limit_enabled; }));
+  t.push_back(uint_option(
+    "RATE_LIMIT_PER_MINUTE", 1, 100'000'000,
+    "Requests per minute per API key and per client IP, for every route class without its own.",
+    [](auto& s) -> auto& { return s.cache.rate_limit_per_minute; }));
+  t.push_back(uint_option(
+    "RATE_LIMIT_BURST", 1, 100'000'000,
+    "Requests allowed in a burst (bucket capacity), for every route class without its own.",
+    [](auto& s) -> auto& { return s.cache.rate_limit_burst; }));
+  for (auto [name, what] : {std::pair{"READ", "GET routes"},
+                            std::pair{"WRITE", "POST /transactions and /transactions/batch"},
+                            std::pair{"ANALYZE", "POST /analyze/* and /integrations/xrpl/parse"},
+                            std::pair{"AUTH", "POST and DELETE /auth/session"}}) {
+    auto field = [n = std::string{name}](auto& s) -> auto& {
+      return n == "READ"      ? s.cache.rate_limit_read
+             : n == "WRITE"   ? s.cache.rate_limit_write
+             : n == "ANALYZE" ? s.cache.rate_limit_analyze
+                              : s.cache.rate_limit_auth;
+    };
+    t.push_back(uint_option(
+      std::string{"RATE_LIMIT_"} + name + "_PER_MINUTE", 0, 100'000'000,
+      std::string{"Requests per minute of "} + what + " (0: RATE_LIMIT_PER_MINUTE).",
+      [field](auto& s) -> auto& { return field(s).per_minute; }));
+    t.push_back(uint_option(
+      std::string{"RATE_LIMIT_"} + name + "_BURST", 0, 100'000'000,
+      std::string{"Burst of "} + what + " (0: RATE_LIMIT_BURST).", [field](auto& s) -> auto& {
+        return field(s).burst;
+      }));
+  }
+  t.push_back(uint_option(
+    "RATE_LIMIT_LOCAL_MAX_KEYS", 1, 100'000'000,
+    "Buckets the per-node fallback limiter keeps while Redis is down.",
+    [](auto& s) -> auto& { return s.cache.rate_limit_local_max_keys; }));
+  t.push_back(network_list_option(
+    "TRUSTED_PROXIES",
+    "Proxies (addresses or CIDR networks) whose X-Forwarded-For names the client; empty: none.",
+    [](auto& s) -> auto& { return s.cache.trusted_proxies; }));
+  t.push_back(duration_option(
+    "SESSION_TTL", ms{1000}, "Idle lifetime of a session token; each use extends it.",
+    [](auto& s) -> auto& { return s.cache.session_ttl; }));
+  t.push_back(duration_option(
+    "SESSION_MAX_LIFETIME", ms{1000}, "Absolute lifetime of a session token.",
+    [](auto& s) -> auto& { return s.cache.session_max_lifetime; }));
+  t.push_back(duration_option(
+    "REALTIME_RETENTION", ms{60'000},
+    "How long the per-minute real-time counters are kept (the longest window of "
+    "/analytics/realtime).",
+    [](auto& s) -> auto& { return s.cache.realtime_retention; }));
   // The AML API.
   t.push_back(hundredths_option(
     "RISK_THRESHOLD", "Risk score at or above which a stored transaction is an alert.",
@@ -1442,6 +1590,19 @@ load_result load(int argc, const char* const* argv, const std::map<std::string, 
          std::to_string(s.scaling.max_replicas) + " is below MIN_REPLICAS "
            + std::to_string(s.scaling.min_replicas),
          origin["MAX_REPLICAS"]);
+  }
+  if (starts_with(s.storage.redis_url.reveal(), "rediss://")) {
+    fail("REDIS_URL",
+         "rediss:// (TLS) is not supported by this build (hiredis 0.14 has no TLS); reach Redis "
+         "over a private network, or through a local TLS tunnel (e.g. stunnel) with redis://",
+         origin["REDIS_URL"]);
+  }
+  if (s.cache.redis_reconnect_min > s.cache.redis_reconnect_max) {
+    fail("REDIS_RECONNECT_MIN", "must not exceed REDIS_RECONNECT_MAX",
+         origin["REDIS_RECONNECT_MIN"]);
+  }
+  if (s.cache.session_ttl > s.cache.session_max_lifetime) {
+    fail("SESSION_TTL", "must not exceed SESSION_MAX_LIFETIME", origin["SESSION_TTL"]);
   }
   bool production = s.env == app_env::production;
   if (production && s.runtime.chaos_endpoints) {

@@ -149,6 +149,46 @@ struct storage_settings {
   secret redis_url; ///< REDIS_URL (redis://...), may carry a password
 };
 
+/// An IPv4 or IPv6 network (`TRUSTED_PROXIES` entry): `10.0.0.0/8`, `::1/128`, a bare address.
+struct ip_network {
+  std::string address;  ///< the network address as written (without the prefix length)
+  unsigned prefix = 32; ///< prefix length (32 or 128 for a bare address)
+};
+
+/// A class of routes with a rate limit of its own (RATE_LIMIT_<CLASS>_*; 0: the defaults).
+struct rate_class_limits {
+  unsigned per_minute = 0; ///< tokens added per minute (0: RATE_LIMIT_PER_MINUTE)
+  unsigned burst = 0;      ///< bucket capacity (0: RATE_LIMIT_BURST)
+};
+
+/// Redis and what the node keeps there: response cache, rate limits, sessions, real-time
+/// counters. Redis is a cache: the node serves correctly without it.
+struct cache_config {
+  std::chrono::milliseconds redis_connect_timeout{1'000}; ///< REDIS_CONNECT_TIMEOUT
+  std::chrono::milliseconds redis_command_timeout{500};   ///< REDIS_COMMAND_TIMEOUT
+  std::chrono::milliseconds redis_reconnect_min{100};     ///< REDIS_RECONNECT_MIN
+  std::chrono::milliseconds redis_reconnect_max{5'000};   ///< REDIS_RECONNECT_MAX
+  std::size_t redis_max_pending = 10'000;                 ///< REDIS_MAX_PENDING (per connection)
+  std::string redis_key_prefix = "klerno:";               ///< REDIS_KEY_PREFIX
+  bool cache_enabled = true;                              ///< CACHE_ENABLED
+  std::chrono::milliseconds cache_l1_ttl{5'000};          ///< CACHE_L1_TTL
+  std::chrono::milliseconds cache_l2_ttl{300'000};        ///< CACHE_L2_TTL
+  std::size_t cache_l1_max_bytes = 64 * 1024 * 1024;      ///< CACHE_L1_MAX_BYTES
+  std::size_t cache_max_entry_bytes = 1024 * 1024;        ///< CACHE_MAX_ENTRY_BYTES
+  bool rate_limit_enabled = false;                        ///< RATE_LIMIT_ENABLED
+  unsigned rate_limit_per_minute = 6'000;                 ///< RATE_LIMIT_PER_MINUTE
+  unsigned rate_limit_burst = 200;                        ///< RATE_LIMIT_BURST
+  rate_class_limits rate_limit_read;                      ///< RATE_LIMIT_READ_*
+  rate_class_limits rate_limit_write;                     ///< RATE_LIMIT_WRITE_*
+  rate_class_limits rate_limit_analyze;                   ///< RATE_LIMIT_ANALYZE_*
+  rate_class_limits rate_limit_auth;                      ///< RATE_LIMIT_AUTH_*
+  std::size_t rate_limit_local_max_keys = 100'000;        ///< RATE_LIMIT_LOCAL_MAX_KEYS
+  std::vector<ip_network> trusted_proxies;                ///< TRUSTED_PROXIES
+  std::chrono::milliseconds session_ttl{1'800'000};       ///< SESSION_TTL (sliding)
+  std::chrono::milliseconds session_max_lifetime{86'400'000}; ///< SESSION_MAX_LIFETIME
+  std::chrono::milliseconds realtime_retention{10'800'000};   ///< REALTIME_RETENTION
+};
+
 /// Limits and defaults of the AML API.
 struct api_settings {
   int risk_threshold = 75;                             ///< RISK_THRESHOLD in hundredths (0.75)
@@ -212,6 +252,7 @@ struct settings {
   scaling_settings scaling;
   cluster_settings cluster;
   storage_settings storage;
+  cache_config cache;
   api_settings api;
   scoring_settings scoring;
   runtime_settings runtime;

@@ -53,7 +53,7 @@ void add_chaos_routes(router& r) {
           body += fmt::format(",\"actor_id\":{}}}", id);
           done(make_json(status::accepted, std::move(body)));
         },
-        {access::api_key, std::nullopt});
+        {access::api_key, std::nullopt, {}});
 }
 
 } // namespace klerno::http

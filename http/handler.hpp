@@ -92,6 +92,13 @@ struct request_context {
   const route_params& params;                 ///< values of the route's {placeholders}
   actor_bridge& bridge;                       ///< this io thread's gateway into the actor system
   const boost::asio::ip::tcp::endpoint& peer; ///< remote address of the connection
+  std::size_t worker = 0;                     ///< index of the io thread (per-thread services)
+  /// The caller's API key scope (set for authenticated API routes): a short id derived from the
+  /// API key that authenticated the request, directly or through a session.
+  std::string_view scope;
+  /// Read from the primary, not a replica: the answer fills a cache entry keyed by generations
+  /// read before it, so it must include every write acknowledged before.
+  bool fresh_reads = false;
 
   /// Returns the value of path parameter `name`, or an empty view.
   std::string_view param(std::string_view name) const noexcept;

@@ -234,7 +234,7 @@ void add_probe_routes(router& r, std::shared_ptr<const probe_context> ctx) {
           });
     };
   };
-  route_options key_only{access::api_key, std::nullopt};
+  route_options key_only{access::api_key, std::nullopt, {}};
   r.add(verb::get, "/health", detail(false), key_only);
   r.add(verb::get, "/metrics-detailed", detail(true), key_only);
 }

@@ -35,6 +35,8 @@ struct route_options {
   /// Overrides HTTP_MAX_BODY_BYTES for this route when set (may only be lower or higher than the
   /// global limit on purpose, e.g. batch uploads).
   std::optional<std::size_t> max_body_bytes;
+  /// Rate-limit class of an API route ("read", "write", "analyze", "auth"); empty: not limited.
+  std::string rate_class;
 };
 
 /// One registered route.

@@ -149,6 +149,10 @@ void server::start() {
   }
 }
 
+boost::asio::io_context& server::worker_context(std::size_t i) {
+  return workers_.at(i)->context();
+}
+
 io_worker& server::next_worker() noexcept {
   auto i = next_.fetch_add(1, std::memory_order_relaxed);
   return *workers_[i % workers_.size()];
@@ -204,6 +208,17 @@ void server::stop() {
   }
   stopped_ = true;
   stop_accepting();
+  if (guard_) {
+    // Runs before each worker's own stop task (posted next): the guard's clients on that thread
+    // go first, so nothing keeps the io_context busy. Never started: no io thread runs, close here.
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+      if (started_) {
+        workers_[i]->post([g = guard_, i] { g->close_worker(i); });
+      } else {
+        guard_->close_worker(i);
+      }
+    }
+  }
   for (auto& w : workers_) {
     w->stop();
   }

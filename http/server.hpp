@@ -22,6 +22,9 @@
 #include <caf/actor_system.hpp>
 
 #include "config/settings.hpp"
+#include <boost/asio/io_context.hpp>
+
+#include "http/guard.hpp"
 #include "http/metrics.hpp"
 #include "http/router.hpp"
 
@@ -54,6 +57,20 @@ public:
   /// the bound port. Call before `start`.
   uint16_t listen(const listener_spec& spec);
 
+  /// Sets the guard consulted before the handlers of authenticated routes (see http/guard.hpp).
+  /// Call before `start`; without one, only X-API-Key is accepted and nothing is limited.
+  void set_guard(std::shared_ptr<request_guard> g) {
+    guard_ = std::move(g);
+  }
+
+  /// Returns the number of io threads.
+  std::size_t worker_count() const noexcept {
+    return workers_.size();
+  }
+
+  /// Returns the io_context of io thread `i` (< worker_count()), e.g. to bind per-thread clients.
+  boost::asio::io_context& worker_context(std::size_t i);
+
   /// Starts the io threads and begins accepting on every listener.
   void start();
 
@@ -84,6 +101,11 @@ public:
     return auth_;
   }
 
+  /// Returns the guard, or null.
+  request_guard* guard() const noexcept {
+    return guard_.get();
+  }
+
   /// Returns the metrics.
   http_metrics& metrics() noexcept {
     return metrics_;
@@ -106,6 +128,7 @@ private:
   config::auth_settings auth_;
   caf::actor_system& sys_;
   http_metrics& metrics_;
+  std::shared_ptr<request_guard> guard_;
   std::vector<std::unique_ptr<io_worker>> workers_;
   std::vector<std::shared_ptr<listener>> listeners_;
   std::atomic<std::size_t> next_{0};

@@ -1,6 +1,7 @@
 #include "http/session.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <exception>
 #include <limits>
 
@@ -77,6 +78,26 @@ std::string endpoint_string(const tcp::endpoint& ep) {
 }
 
 } // namespace
+
+std::string_view bearer_token(const request& req) {
+  auto h = req[beast::http::field::authorization];
+  std::string_view v{h.data(), h.size()};
+  constexpr std::string_view scheme = "bearer ";
+  if (v.size() <= scheme.size()) {
+    return {};
+  }
+  for (std::size_t i = 0; i < scheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(v[i])) != scheme[i]) {
+      return {};
+    }
+  }
+  v.remove_prefix(scheme.size());
+  while (!v.empty() && v.front() == ' ') {
+    v.remove_prefix(1);
+  }
+  return v;
+}
+
 
 session::session(tcp::socket socket, server& srv, io_worker& worker, const router& routes)
     : socket_(std::move(socket)),
@@ -399,11 +420,21 @@ std::optional<response> session::precheck(const request& req, std::string_view p
       query_key = api::query_param(split_target(req.target()).second, "api_key");
       key = query_key ? std::string_view{*query_key} : key;
     }
+    // Without an API key, a session token will do where the guard checks sessions (not on
+    // WebSocket routes, which are not guarded); the guard resolves it before the handler runs.
+    bool bearer = key.empty() && !match_.target->websocket && srv_.guard() != nullptr
+                  && srv_.guard()->accepts_bearer() && !bearer_token(req).empty();
     const auto& expected = srv_.auth().api_key;
-    if (expected.empty() || key.empty() || !config::constant_time_equals(key, expected.reveal())) {
+    if (!bearer
+        && (expected.empty() || key.empty()
+            || !config::constant_time_equals(key, expected.reveal()))) {
+      bool sessions = srv_.guard() != nullptr && srv_.guard()->accepts_bearer();
       return make_error(status::unauthorized,
-                        key.empty() ? "missing X-API-Key header" : "invalid API key", request_id_,
-                        "{\"header\":\"X-API-Key\"}");
+                        !key.empty() ? "invalid API key"
+                        : sessions   ? "missing credentials: send X-API-Key or Authorization: "
+                                       "Bearer <session token>"
+                                     : "missing X-API-Key header",
+                        request_id_, "{\"header\":\"X-API-Key\"}");
     }
   }
   return std::nullopt;
@@ -431,24 +462,76 @@ void session::dispatch_request() {
     respond_now(s, std::move(res));
   } else if (match_.target->websocket && is_websocket_handshake(req)) {
     upgrade(s, std::move(req));
+  } else if (match_.target->options.auth == access::api_key && srv_.guard() != nullptr) {
+    guard_request(s, std::move(req));
   } else {
-    const auto& r = *match_.target;
-    request_context ctx{req, s.request_id, path, query, match_.params, worker_.bridge(), peer_};
-    responder done{shared_from_this(), s.seq, s.request_id};
-    try {
-      r.fn(ctx, done);
-    } catch (const std::exception& e) {
-      runtime::logging::get("http")->error("handler of {} failed: {} (request_id={})", r.pattern,
-                                           e.what(), done.request_id());
-      done.error(status::internal_server_error, "internal error");
-    } catch (...) {
-      runtime::logging::get("http")->error("handler of {} failed (request_id={})", r.pattern,
-                                           done.request_id());
-      done.error(status::internal_server_error, "internal error");
-    }
+    request_context ctx{req,   s.request_id,    path, query, match_.params, worker_.bridge(),
+                        peer_, worker_.index(), {},   false};
+    run_handler_now(*match_.target, ctx, responder{shared_from_this(), s.seq, s.request_id});
   }
   request_id_.clear();
   do_read(); // pipelining: read the next request while this one is being answered
+}
+
+void session::run_handler_now(const route& r, request_context& ctx, const responder& done) {
+  try {
+    r.fn(ctx, done);
+  } catch (const std::exception& e) {
+    runtime::logging::get("http")->error("handler of {} failed: {} (request_id={})", r.pattern,
+                                         e.what(), done.request_id());
+    done.error(status::internal_server_error, "internal error");
+  } catch (...) {
+    runtime::logging::get("http")->error("handler of {} failed (request_id={})", r.pattern,
+                                         done.request_id());
+    done.error(status::internal_server_error, "internal error");
+  }
+}
+
+void session::guard_request(slot& s, request req) {
+  // The request outlives this call: the guard may run the handler after a Redis round trip.
+  struct pending {
+    request req;
+    std::string request_id;
+    const route* target;
+    route_params params;
+    tcp::endpoint peer;
+    actor_bridge* bridge;
+    std::size_t worker;
+  };
+  auto p = std::make_shared<pending>(pending{std::move(req), s.request_id, match_.target,
+                                             std::move(match_.params), peer_, &worker_.bridge(),
+                                             worker_.index()});
+  auto target = p->req.target();
+  auto [path, query] = split_target({target.data(), target.size()});
+  guarded_request g;
+  g.req = &p->req;
+  g.target = p->target;
+  g.path = path;
+  g.query = query;
+  g.params = &p->params;
+  g.request_id = p->request_id;
+  g.peer = p->peer;
+  g.worker = p->worker;
+  std::string_view key = p->req[api_key_header];
+  if (key.empty()) {
+    g.cred = credential::bearer;
+    g.bearer_token = bearer_token(p->req);
+  }
+  responder done{shared_from_this(), s.seq, s.request_id};
+  run_handler run = [p, path, query](responder d, run_options opts) {
+    request_context ctx{p->req,     p->request_id, path,      query, p->params,
+                        *p->bridge, p->peer,       p->worker, {},    false};
+    ctx.scope = opts.scope;
+    ctx.fresh_reads = opts.fresh_reads;
+    run_handler_now(*p->target, ctx, d);
+  };
+  try {
+    srv_.guard()->admit(g, done, std::move(run));
+  } catch (const std::exception& e) {
+    runtime::logging::get("http")->error("request guard of {} failed: {} (request_id={})",
+                                         p->target->pattern, e.what(), done.request_id());
+    done.error(status::internal_server_error, "internal error");
+  }
 }
 
 void session::upgrade(slot& s, request req) {

@@ -88,6 +88,10 @@ private:
   void on_body(boost::system::error_code ec);
   void on_read_error(boost::system::error_code ec);
   void dispatch_request();
+  /// Runs a route handler, answering 500 when it throws.
+  static void run_handler_now(const route& r, request_context& ctx, const responder& done);
+  /// Hands an authenticated request to the server's request guard, which runs its handler.
+  void guard_request(slot& s, request req);
   /// Hands the connection to the route's WebSocket endpoint (or refuses the upgrade).
   void upgrade(slot& s, request req);
   std::optional<response> precheck(const request& req, std::string_view path) const;

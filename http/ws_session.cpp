@@ -608,7 +608,7 @@ void add_alerts_ws_route(router& r, ws_settings cfg, std::shared_ptr<ws_metrics>
       res.set(beast::http::field::sec_websocket_version, "13");
       done(std::move(res));
     },
-    {access::api_key, std::nullopt}, make_alerts_endpoint(std::move(cfg), std::move(metrics)));
+    {access::api_key, std::nullopt, {}}, make_alerts_endpoint(std::move(cfg), std::move(metrics)));
 }
 
 } // namespace klerno::http

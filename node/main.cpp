@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <exception>
 
+#include "actors/cache/redis/url.hpp"
 #include "config/loader.hpp"
 #include "node/node.hpp"
 
@@ -18,6 +19,14 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::fprintf(stderr, "klerno-node: config error: %s\n", e.what());
     return node::exit_config_error;
+  }
+  if (!loaded.values.storage.redis_url.empty() && !loaded.show_help && !loaded.show_version) {
+    try {
+      cache::redis::parse_redis_url(loaded.values.storage.redis_url.reveal());
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "klerno-node: config error: %s\n", e.what()); // names no password
+      return node::exit_config_error;
+    }
   }
   if (loaded.show_help) {
     std::fputs(config::help_text().c_str(), stdout);

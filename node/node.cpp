@@ -24,6 +24,10 @@
 #include <fmt/format.h>
 
 #include "actors/alerts/hub.hpp"
+#include "actors/cache/metrics.hpp"
+#include "actors/cache/monitor.hpp"
+#include "actors/cache/redis/connection.hpp"
+#include "actors/cache/redis/url.hpp"
 #include "actors/health.hpp"
 #include "actors/model/decimal.hpp"
 #include "actors/storage/pg/pg_session.hpp"
@@ -32,6 +36,7 @@
 #include "actors/wallet/region.hpp"
 #include "cluster/identity.hpp"
 #include "config/secret.hpp"
+#include "http/api/edge_guard.hpp"
 #include "http/metrics.hpp"
 #include "http/probes.hpp"
 #include "http/router.hpp"
@@ -345,7 +350,9 @@ runtime::supervisor_spec make_tree(const config::settings& cfg, caf::actor_syste
                                    runtime::health_board& board,
                                    runtime::metrics::counter_family& restarts,
                                    const actors::storage::metrics_ptr& storage_metrics,
-                                   const std::shared_ptr<actors::wallet::wallet_metrics>& wallets) {
+                                   const std::shared_ptr<actors::wallet::wallet_metrics>& wallets,
+                                   const std::shared_ptr<http::api::edge_guard>& edge,
+                                   const cache::metrics_ptr& cache_metrics) {
   runtime::supervisor_hooks hooks;
   hooks.on_restart = [&restarts, &sys](const std::string& sup, const std::string& child,
                                        const caf::error& reason) {
@@ -373,7 +380,9 @@ runtime::supervisor_spec make_tree(const config::settings& cfg, caf::actor_syste
   health.registry_name = actors::health_name;
   health.shutdown_timeout = cfg.lifecycle.stop_timeout;
   bool with_db = !cfg.storage.database_url.empty();
-  health.start = [&board, &cfg, with_db](caf::actor_system& sys) -> caf::expected<caf::actor> {
+  bool with_redis = edge && edge->redis_configured();
+  health.start = [&board, &cfg, with_db,
+                  with_redis](caf::actor_system& sys) -> caf::expected<caf::actor> {
     actors::health_config hc;
     hc.board = &board;
     hc.sample_interval = cfg.health.check_interval;
@@ -386,9 +395,28 @@ runtime::supervisor_spec make_tree(const config::settings& cfg, caf::actor_syste
           {"database_replica_" + std::to_string(i), actors::storage::replica_name(i), false});
       }
     }
+    if (with_redis) {
+      // Redis is a cache: a failing check makes /health "degraded", never /readiness 503.
+      hc.dependencies.push_back({"redis", cache::redis_monitor_name, false, true});
+    }
     return actors::spawn_health(sys, hc);
   };
   root.children.push_back(std::move(health));
+  if (with_redis) {
+    runtime::child_spec monitor;
+    monitor.name = "redis";
+    monitor.registry_name = cache::redis_monitor_name;
+    monitor.shutdown_timeout = cfg.lifecycle.stop_timeout;
+    auto timeout =
+      std::min<std::chrono::milliseconds>(cfg.health.check_interval, std::chrono::seconds(2));
+    monitor.start = [edge, timeout,
+                     cache_metrics](caf::actor_system& sys) -> caf::expected<caf::actor> {
+      return cache::spawn_redis_monitor(
+        sys, [edge](std::function<void(cache::redis_probe)> done) { edge->probe(std::move(done)); },
+        timeout, cache_metrics);
+    };
+    root.children.push_back(std::move(monitor));
+  }
   runtime::child_spec hub; // alerts for WS /ws/alerts; started before the wallets that raise them
   hub.name = "alerts";
   hub.registry_name = actors::alerts::hub_name;
@@ -481,6 +509,25 @@ int run(const config::settings& cfg) {
   http::http_metrics http_metrics{metrics};
   auto storage_metrics = std::make_shared<actors::storage::storage_metrics>(metrics);
   auto wallet_metrics = std::make_shared<actors::wallet::wallet_metrics>(metrics);
+  auto cache_metrics = std::make_shared<cache::cache_metrics>(metrics);
+  // Sessions, rate limits and the response cache in front of the API (none on a worker, which
+  // serves no API). Its Redis connections are bound to the io threads when the edge starts.
+  std::shared_ptr<http::api::edge_guard> edge;
+  if (cfg.cluster.role != config::node_role::worker) {
+    http::api::edge_config ec;
+    ec.cache = cfg.cache;
+    if (!cfg.storage.redis_url.empty()) {
+      ec.redis = cache::redis::parse_redis_url(cfg.storage.redis_url.reveal());
+      log->info("redis: {}", cache::redis::to_display(*ec.redis));
+    }
+    ec.api_key_scope = http::api::api_key_scope(cfg.auth.api_key.reveal());
+    ec.node_name = identity.node_name;
+    ec.risk_threshold = cfg.api.risk_threshold;
+    ec.connect = [cache_metrics](net::io_context& ioc, cache::redis::connection_config cc) {
+      return cache::redis::make_hiredis_connection(ioc, std::move(cc), cache_metrics);
+    };
+    edge = std::make_shared<http::api::edge_guard>(std::move(ec), cache_metrics);
+  }
 
   std::optional<caf::actor_system_config> caf_cfg;
   std::optional<caf::actor_system> sys;
@@ -526,8 +573,9 @@ int run(const config::settings& cfg) {
     components.add(
       "supervisor tree",
       [&] {
-        root = runtime::spawn_supervisor(
-          *sys, make_tree(cfg, *sys, board, restarts, storage_metrics, wallet_metrics));
+        root =
+          runtime::spawn_supervisor(*sys, make_tree(cfg, *sys, board, restarts, storage_metrics,
+                                                    wallet_metrics, edge, cache_metrics));
         root->attach_functor([&control, &shutdown, &root_exit, &sys](const caf::error& reason) {
           root_exit.set_value(reason);
           net::post(control, [&shutdown, &sys, reason] {
@@ -588,6 +636,8 @@ int run(const config::settings& cfg) {
         api->storage_enabled = !cfg.storage.database_url.empty();
         api->request_timeout = cfg.http.request_timeout;
         api->scored = &wallet_metrics->scored;
+        api->edge = edge;
+        api->realtime_retention = cfg.cache.realtime_retention;
         if (member) {
           api->gateway.board = &member->board();
           api->gateway.metrics = &member->metrics();
@@ -614,6 +664,10 @@ int run(const config::settings& cfg) {
             }
           }
         } guard{server};
+        if (edge) {
+          edge->bind(*server);
+          server->set_guard(edge);
+        }
         api_port = server->listen({"api", cfg.http.bind_address, cfg.http.port, &api_routes});
         // A separate metrics listener unless it would be the API port itself (two 0s are two
         // different free ports).

@@ -30,7 +30,10 @@ namespace {
 
 using actors::model::transaction;
 
-const route_options keyed{access::api_key, std::nullopt};
+// Authenticated routes by rate-limit class (RATE_LIMIT_<CLASS>_*).
+const route_options read_route{access::api_key, std::nullopt, "read"};
+const route_options write_route{access::api_key, std::nullopt, "write"};
+const route_options analyze_route{access::api_key, std::nullopt, "analyze"};
 
 /// Scores `tx` with the rule table and counts it.
 void score(const api_context& ctx, transaction& tx) {
@@ -324,6 +327,12 @@ void append_items(std::string& out, const std::vector<transaction>& items) {
   out += ']';
 }
 
+/// Where a read that may lag goes: the reads router (replicas), or the primary when the answer
+/// fills a cache entry (it must contain every write acknowledged before).
+caf::atom_value read_source(const request_context& rc) {
+  return rc.fresh_reads ? actors::storage::primary_name : actors::storage::reads_name;
+}
+
 // -- POST /transactions, POST /transactions/batch ----------------------------------------------
 
 void store_tx(const api_context& ctx, request_context& rc, const responder& done) {
@@ -341,23 +350,31 @@ void store_tx(const api_context& ctx, request_context& rc, const responder& done
   }
   std::vector<transaction> txs;
   txs.push_back(std::move(std::get<transaction>(parsed)));
-  store_on_owners(rc.bridge, ctx.gateway, std::move(txs), ctx.request_timeout,
-                  [done](store_outcomes out, std::string owner) {
-                    auto& o = out.front();
-                    if (o.error) {
-                      reply_storage_error(done, o.error);
-                      return;
-                    }
-                    const auto& s = o.result;
-                    auto res = make_json(s.inserted ? status::created : status::ok, to_json(s.row));
-                    std::string location = "/transactions/";
-                    location += percent_encode(s.row.tx_id);
-                    res.set(bhttp::field::location, location);
-                    if (!owner.empty()) {
-                      res.set("X-Klerno-Owner", owner);
-                    }
-                    done(std::move(res));
-                  });
+  store_on_owners(
+    rc.bridge, ctx.gateway, std::move(txs), ctx.request_timeout,
+    [done, edge = ctx.edge, worker = rc.worker](store_outcomes out, std::string owner) {
+      auto& o = out.front();
+      if (o.error) {
+        reply_storage_error(done, o.error);
+        return;
+      }
+      const auto& s = o.result;
+      auto res = make_json(s.inserted ? status::created : status::ok, to_json(s.row));
+      std::string location = "/transactions/";
+      location += percent_encode(s.row.tx_id);
+      res.set(bhttp::field::location, location);
+      if (!owner.empty()) {
+        res.set("X-Klerno-Owner", owner);
+      }
+      if (!s.inserted || !edge) {
+        done(std::move(res));
+        return;
+      }
+      // Caches that may hold an answer without this row are invalidated before
+      // the client hears of it.
+      edge->after_store(worker, {&s.row},
+                        [done, res = std::move(res)]() mutable { done(std::move(res)); });
+    });
 }
 
 void store_batch(const api_context& ctx, request_context& rc, const responder& done) {
@@ -413,9 +430,11 @@ void store_batch(const api_context& ctx, request_context& rc, const responder& d
   }
   store_on_owners(
     rc.bridge, ctx.gateway, std::move(req.txs), ctx.request_timeout,
-    [items, tally, positions, threshold, finish](store_outcomes reply, std::string) {
+    [items, tally, positions, threshold, finish, edge = ctx.edge,
+     worker = rc.worker](store_outcomes reply, std::string) {
       std::size_t stored = 0;
       std::size_t duplicates = 0;
+      std::vector<const transaction*> inserted;
       for (std::size_t k = 0; k < positions->size() && k < reply.size(); ++k) {
         auto i = (*positions)[k];
         auto& o = reply[k];
@@ -434,13 +453,21 @@ void store_batch(const api_context& ctx, request_context& rc, const responder& d
         }
         const auto& s = o.result;
         ++(s.inserted ? stored : duplicates);
+        if (s.inserted) {
+          inserted.push_back(&s.row);
+        }
         tally->add(s.row, threshold);
         fmt::format_to(std::back_inserter(out), "{{\"index\":{},\"status\":{},\"transaction\":", i,
                        s.inserted ? 201 : 200);
         append_json(out, s.row);
         out += '}';
       }
-      finish(stored, duplicates);
+      if (inserted.empty() || !edge) {
+        finish(stored, duplicates);
+        return;
+      }
+      edge->after_store(worker, inserted,
+                        [finish, stored, duplicates] { finish(stored, duplicates); });
     });
 }
 
@@ -504,7 +531,7 @@ void list_txs(const api_context& ctx, request_context& rc, const responder& done
     }
     q.after = std::move(*decoded);
   }
-  auto reads = lookup<actors::storage::reads_actor>(rc, actors::storage::reads_name);
+  auto reads = lookup<actors::storage::reads_actor>(rc, read_source(rc));
   if (!require_actor(reads, done)) {
     return;
   }
@@ -539,7 +566,7 @@ void list_alerts(const api_context& ctx, request_context& rc, const responder& d
       || !score_param(rc.query, "min_score", min_score, done)) {
     return;
   }
-  auto reads = lookup<actors::storage::reads_actor>(rc, actors::storage::reads_name);
+  auto reads = lookup<actors::storage::reads_actor>(rc, read_source(rc));
   if (!require_actor(reads, done)) {
     return;
   }
@@ -570,7 +597,7 @@ void summary(const api_context& ctx, request_context& rc, const responder& done)
       || !score_param(rc.query, "threshold", threshold, done)) {
     return;
   }
-  auto reads = lookup<actors::storage::reads_actor>(rc, actors::storage::reads_name);
+  auto reads = lookup<actors::storage::reads_actor>(rc, read_source(rc));
   if (!require_actor(reads, done)) {
     return;
   }
@@ -756,42 +783,159 @@ void cluster_members(const api_context& ctx, request_context&, const responder& 
   done(make_json(status::ok, std::move(body)));
 }
 
+// -- POST/DELETE /auth/session, GET /analytics/realtime ----------------------------------------
+
+/// Answers 503 and returns false when the node has no Redis (REDIS_URL unset).
+bool require_redis(const api_context& ctx, const responder& done, std::string_view what) {
+  if (ctx.edge && ctx.edge->redis_configured()) {
+    return true;
+  }
+  done.error(status::service_unavailable,
+             fmt::format("{} need Redis, and REDIS_URL is not set on this node", what),
+             "{\"dependency\":\"redis\",\"configured\":false}");
+  return false;
+}
+
+/// Answers 503 with Retry-After: Redis did not answer.
+void reply_redis_unavailable(const responder& done, std::string_view what) {
+  auto res = make_error(status::service_unavailable,
+                        fmt::format("{} unavailable: Redis does not answer; retry shortly", what),
+                        done.request_id(), "{\"dependency\":\"redis\"}");
+  res.set(bhttp::field::retry_after, "1");
+  done(std::move(res));
+}
+
+void create_session(const api_context& ctx, request_context& rc, const responder& done) {
+  if (!require_redis(ctx, done, "sessions")) {
+    return;
+  }
+  if (rc.req["X-API-Key"].empty()) {
+    done.error(status::unauthorized, "a session is created with X-API-Key, not with a session",
+               "{\"header\":\"X-API-Key\"}");
+    return;
+  }
+  auto* store = ctx.edge->sessions(rc.worker);
+  if (store == nullptr) {
+    reply_redis_unavailable(done, "sessions are");
+    return;
+  }
+  auto cfg = ctx.edge->session_config();
+  store->create(std::string{rc.scope}, [done, cfg](std::optional<std::string> token) {
+    if (!token) {
+      reply_redis_unavailable(done, "sessions are");
+      return;
+    }
+    std::string body = "{\"token\":";
+    runtime::append_json_string(body, *token);
+    fmt::format_to(std::back_inserter(body),
+                   ",\"token_type\":\"Bearer\",\"expires_in\":{},\"max_lifetime\":{}}}",
+                   cfg.ttl.count(), cfg.max_lifetime.count());
+    auto res = make_json(status::created, std::move(body));
+    res.set(bhttp::field::cache_control, "no-store");
+    done(std::move(res));
+  });
+}
+
+void delete_session(const api_context& ctx, request_context& rc, const responder& done) {
+  if (!require_redis(ctx, done, "sessions")) {
+    return;
+  }
+  auto token = bearer_token(rc.req);
+  if (token.empty()) {
+    done.error(status::bad_request,
+               "send the session token to revoke as Authorization: Bearer <token>",
+               "{\"header\":\"Authorization\"}");
+    return;
+  }
+  auto* store = ctx.edge->sessions(rc.worker);
+  if (store == nullptr) {
+    reply_redis_unavailable(done, "sessions are");
+    return;
+  }
+  store->revoke(token, [done](std::optional<bool> existed) {
+    if (!existed) {
+      reply_redis_unavailable(done, "sessions are");
+    } else if (!*existed) {
+      done.error(status::not_found, "no session has this token");
+    } else {
+      done(response{status::no_content, 11});
+    }
+  });
+}
+
+void realtime(const api_context& ctx, request_context& rc, const responder& done) {
+  if (!require_redis(ctx, done, "real-time analytics")) {
+    return;
+  }
+  auto max = std::max<long long>(
+    1, std::chrono::duration_cast<std::chrono::minutes>(ctx.realtime_retention).count());
+  long long minutes = std::min<long long>(60, max);
+  if (!int_param(rc.query, "minutes", 1, max, minutes, done)) {
+    return;
+  }
+  auto* counters = ctx.edge->realtime(rc.worker);
+  if (counters == nullptr) {
+    reply_redis_unavailable(done, "real-time analytics are");
+    return;
+  }
+  counters->query(static_cast<unsigned>(minutes), std::chrono::system_clock::now(),
+                  [done](std::optional<cache::realtime_series> s) {
+                    if (!s) {
+                      reply_redis_unavailable(done, "real-time analytics are");
+                      return;
+                    }
+                    auto res = make_json(status::ok, cache::to_json(*s));
+                    res.set(bhttp::field::cache_control, "no-store");
+                    done(std::move(res));
+                  });
+}
+
 } // namespace
 
 void add_api_routes(router& r, std::shared_ptr<const api_context> ctx) {
   r.add(
     verb::post, "/analyze/tx",
-    [ctx](request_context& rc, responder done) { analyze_tx(*ctx, rc, done); }, keyed);
+    [ctx](request_context& rc, responder done) { analyze_tx(*ctx, rc, done); }, analyze_route);
   r.add(verb::post, "/analyze/batch",
         [ctx](request_context& rc, responder done) { analyze_batch(*ctx, rc, done); },
-        {access::api_key, ctx->settings.batch_max_body_bytes});
+        {access::api_key, ctx->settings.batch_max_body_bytes, "analyze"});
   r.add(
     verb::post, "/integrations/xrpl/parse",
-    [ctx](request_context& rc, responder done) { xrpl_parse(*ctx, rc, done); }, keyed);
+    [ctx](request_context& rc, responder done) { xrpl_parse(*ctx, rc, done); }, analyze_route);
   r.add(
     verb::post, "/transactions",
-    [ctx](request_context& rc, responder done) { store_tx(*ctx, rc, done); }, keyed);
+    [ctx](request_context& rc, responder done) { store_tx(*ctx, rc, done); }, write_route);
   r.add(verb::post, "/transactions/batch",
         [ctx](request_context& rc, responder done) { store_batch(*ctx, rc, done); },
-        {access::api_key, ctx->settings.batch_max_body_bytes});
+        {access::api_key, ctx->settings.batch_max_body_bytes, "write"});
   r.add(
     verb::get, "/transactions/{tx_id}",
-    [ctx](request_context& rc, responder done) { get_tx(*ctx, rc, done); }, keyed);
+    [ctx](request_context& rc, responder done) { get_tx(*ctx, rc, done); }, read_route);
   r.add(
     verb::get, "/transactions",
-    [ctx](request_context& rc, responder done) { list_txs(*ctx, rc, done); }, keyed);
+    [ctx](request_context& rc, responder done) { list_txs(*ctx, rc, done); }, read_route);
   r.add(
     verb::get, "/alerts",
-    [ctx](request_context& rc, responder done) { list_alerts(*ctx, rc, done); }, keyed);
+    [ctx](request_context& rc, responder done) { list_alerts(*ctx, rc, done); }, read_route);
   r.add(
     verb::get, "/analytics/summary",
-    [ctx](request_context& rc, responder done) { summary(*ctx, rc, done); }, keyed);
+    [ctx](request_context& rc, responder done) { summary(*ctx, rc, done); }, read_route);
+  r.add(
+    verb::get, "/analytics/realtime",
+    [ctx](request_context& rc, responder done) { realtime(*ctx, rc, done); }, read_route);
+  const route_options auth_route{access::api_key, std::nullopt, "auth"};
+  r.add(
+    verb::post, "/auth/session",
+    [ctx](request_context& rc, responder done) { create_session(*ctx, rc, done); }, auth_route);
+  r.add(
+    verb::delete_, "/auth/session",
+    [ctx](request_context& rc, responder done) { delete_session(*ctx, rc, done); }, auth_route);
   r.add(
     verb::get, "/export/csv",
-    [ctx](request_context& rc, responder done) { export_csv(*ctx, rc, done); }, keyed);
+    [ctx](request_context& rc, responder done) { export_csv(*ctx, rc, done); }, read_route);
   r.add(
     verb::get, "/cluster/members",
-    [ctx](request_context& rc, responder done) { cluster_members(*ctx, rc, done); }, keyed);
+    [ctx](request_context& rc, responder done) { cluster_members(*ctx, rc, done); }, read_route);
 }
 
 } // namespace klerno::http::api

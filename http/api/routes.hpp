@@ -12,6 +12,8 @@
 //   GET  /alerts?limit=&min_score=   stored transactions at or above the threshold
 //   GET  /analytics/summary?threshold=&days=    totals, categories and daily series (replica)
 //   GET  /export/csv?wallet=&from=&to=          streamed CSV
+//   GET  /analytics/realtime?minutes=           per-minute counters from Redis (cluster-wide)
+//   POST /auth/session, DELETE /auth/session    session tokens (Redis)
 //   GET  /openapi.json               the OpenAPI 3 description of every route
 // Scoring without storage runs on the io thread (pure functions, microseconds); everything that
 // touches state or the database goes to actors through the thread's bridge.
@@ -21,6 +23,7 @@
 
 #include "actors/scoring/rules.hpp"
 #include "config/settings.hpp"
+#include "http/api/edge_guard.hpp"
 #include "http/api/gateway.hpp"
 #include "http/api/transaction_json.hpp"
 #include "http/router.hpp"
@@ -37,6 +40,9 @@ struct api_context {
   std::chrono::milliseconds request_timeout{10'000}; ///< bound of every actor request
   runtime::metrics::counter_family* scored = nullptr; ///< klerno_transactions_scored_total{bucket}
   gateway_config gateway; ///< where wallets' owners are found (no board: everything is local)
+  std::chrono::milliseconds realtime_retention{10'800'000}; ///< longest /analytics/realtime window
+  /// Sessions, real-time counters and cache invalidation (null: none, e.g. in unit tests).
+  std::shared_ptr<edge_guard> edge;
 };
 
 /// Adds the AML API routes to `r`.
