@@ -98,7 +98,6 @@ std::string_view bearer_token(const request& req) {
   return v;
 }
 
-
 session::session(tcp::socket socket, server& srv, io_worker& worker, const router& routes)
     : socket_(std::move(socket)),
       srv_(srv),
