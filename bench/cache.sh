@@ -116,6 +116,9 @@ start_node CACHE_L1_TTL=10m
 run warm get_tx.lua >/dev/null
 read -r c_rps c_p50 c_p99 c_bad c_cpu < <(run cached get_tx.lua)
 row "GET /transactions/{id}, cached (L1, then Redis)" "$c_rps" "$c_p50" "$c_p99" "$c_bad" "$c_cpu"
+# Reference: the cheapest route of the same node (no guard, no cache, no database).
+read -r h_rps h_p50 h_p99 h_bad h_cpu < <(run healthz healthz.lua)
+row "GET /healthz (reference: no guard, no I/O)" "$h_rps" "$h_p50" "$h_p99" "$h_bad" "$h_cpu"
 stop_node
 
 start_node CACHE_L1_MAX_BYTES=0
@@ -138,10 +141,11 @@ row "POST /analyze/tx, per-node fallback (Redis down)" "$f_rps" "$f_p50" "$f_p99
 stop_node
 
 echo
-awk -v u="$u_rps" -v c="$c_rps" -v r="$r_rps" -v n="$n_rps" -v l="$l_rps" -v f="$f_rps" \
+awk -v u="$u_rps" -v c="$c_rps" -v h="$h_rps" -v r="$r_rps" -v n="$n_rps" -v l="$l_rps" -v f="$f_rps" \
   -v nc="$n_cpu" -v lc="$l_cpu" -v fc="$f_cpu" 'BEGIN {
   printf "cached / uncached GET:             %.1fx (target >= 3x: %s); Redis-only / uncached: %.1fx\n",
     c / u, (c >= 3 * u ? "met" : "NOT met"), r / u
+  printf "cached GET / GET /healthz:         %.0f%%\n", 100 * c / h
   printf "rate limiter in Redis:             %.0f%% of the unlimited req/s, +%.1f us CPU per request\n",
     100 * l / n, lc - nc
   printf "per-node fallback (Redis down):    %.0f%% of the unlimited req/s, +%.1f us CPU per request\n",
