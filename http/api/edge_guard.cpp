@@ -466,13 +466,13 @@ void edge_guard::serve(const std::shared_ptr<request_state>& st) {
     if (st->headers.empty()) {
       st->run(st->done, run_options{st->scope, false});
     } else {
-      run_intercepted(st, {}, false, false);
+      run_intercepted(st, false, {}, false, false);
     }
     return;
   }
   auto* cache = st->home->responses.get();
   if (cache == nullptr || !cfg_.cache.cache_enabled) {
-    run_intercepted(st, {}, false, false); // ETag and 304 without a cache
+    run_intercepted(st, true, {}, false, false); // ETag and 304 without a cache
     return;
   }
   bool generational = !policy->generations.empty();
@@ -502,18 +502,16 @@ void edge_guard::serve(const std::shared_ptr<request_state>& st) {
       bool fill = found.result == outcome::miss;
       // A generational fill reads the primary: it must contain every write made
       // before the generations it is keyed by were read.
-      run_intercepted(st, std::move(found.fill_key), fill, fill && generational);
+      run_intercepted(st, true, std::move(found.fill_key), fill, fill && generational);
     });
 }
 
-void edge_guard::run_intercepted(const std::shared_ptr<request_state>& st, std::string fill_key,
-                                 bool fill, bool fresh_reads) {
+void edge_guard::run_intercepted(const std::shared_ptr<request_state>& st, bool has_policy,
+                                 std::string fill_key, bool fill, bool fresh_reads) {
   auto* home = st->home;
-  bool cacheable = st->req.req->method() == verb::get || st->req.req->method() == verb::head;
   auto inm_field = (*st->req.req)[bhttp::field::if_none_match];
   std::string inm{inm_field.data(), inm_field.size()};
   auto headers = st->headers;
-  bool has_policy = cacheable && policy_for(st->req).has_value();
   auto transform = [this, home, headers = std::move(headers), has_policy, fill,
                     fill_key = std::move(fill_key), inm = std::move(inm)](response& res) {
     for (const auto& [name, value] : headers) {

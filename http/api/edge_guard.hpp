@@ -125,8 +125,10 @@ private:
 
   void check_rate(const std::shared_ptr<request_state>& st);
   void serve(const std::shared_ptr<request_state>& st);
-  void run_intercepted(const std::shared_ptr<request_state>& st, std::string fill_key, bool fill,
-                       bool fresh_reads);
+  /// Runs the handler with a responder that adds the rate-limit headers and, for a cacheable
+  /// route (`has_policy`), the ETag (304 on a match) and the cache fill of a miss.
+  void run_intercepted(const std::shared_ptr<request_state>& st, bool has_policy,
+                       std::string fill_key, bool fill, bool fresh_reads);
 
   edge_config cfg_;
   cache::metrics_ptr metrics_;
