@@ -71,10 +71,15 @@ public:
 
   /// Sends `cmd`. `done` runs exactly once, on the io thread, never inside this call: with the
   /// reply, or with a failure (not connected, timed out, lost, closed, overloaded).
+  /// Failure texts: "not connected", "timed out", "connection lost", "closed", "overloaded",
+  /// "empty command", and "unsupported command: ..." for commands that would break the one
+  /// reply per command order (SUBSCRIBE and the other pub/sub commands, MONITOR, HELLO,
+  /// CLIENT REPLY) or be undone by a reconnect (SELECT: the database comes from the URL).
   virtual void execute(command cmd, std::function<void(result)> done) = 0;
 
   /// Sends `cmds` back to back; `done` runs exactly once (never inside this call) with one
-  /// result per command, in order. Either every command was sent or none was.
+  /// result per command, in order. Either every command was sent or none was (a pipeline with
+  /// more commands than `max_pending` allows in flight fails "overloaded" as a whole).
   virtual void pipeline(std::vector<command> cmds,
                         std::function<void(std::vector<result>)> done) = 0;
 
