@@ -1,1 +1,169 @@
 #include "tests/redis/redis_support.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <random>
+#include <stdexcept>
+#include <thread>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace klerno::test {
+
+namespace {
+
+std::string env_value(const std::string& path, const std::string& key) {
+  std::ifstream in{path};
+  std::string line;
+  std::string value;
+  while (std::getline(in, line)) {
+    if (line.rfind(key + "=", 0) == 0) {
+      value = line.substr(key.size() + 1);
+    }
+  }
+  return value;
+}
+
+/// Runs scripts/redis with `args` (output goes to the test's output); returns its exit code.
+int redis_script(const std::string& args) {
+  std::string cmd = std::string{"'"} + KLERNO_REDIS_SCRIPT + "' " + args;
+  int rc = std::system(cmd.c_str());
+  return rc == -1 ? -1 : WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
+}
+
+} // namespace
+
+std::string fixture_redis_url() {
+  const char* path = std::getenv("KLERNO_REDIS_ENV_FILE");
+  if (path == nullptr || *path == '\0') {
+    throw std::runtime_error("KLERNO_REDIS_ENV_FILE is not set (run the test through ctest, "
+                             "which starts the redis fixture)");
+  }
+  std::string url = env_value(path, "REDIS_URL");
+  if (url.empty()) {
+    throw std::runtime_error(std::string{"no REDIS_URL in "} + path
+                             + " (the CTest fixture redis_start did not run or failed)");
+  }
+  return url;
+}
+
+std::string unique_prefix() {
+  static std::atomic<unsigned> counter{0};
+  static const unsigned long salt = std::random_device{}();
+  return "t:" + std::to_string(::getpid()) + ":" + std::to_string(++counter) + ":"
+         + std::to_string(salt % 1000000) + ":";
+}
+
+bool run_until(boost::asio::io_context& ioc, const std::function<bool()>& done,
+               std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) {
+      return done();
+    }
+    if (ioc.stopped()) {
+      ioc.restart();
+    }
+    auto slice =
+      std::min<std::chrono::steady_clock::duration>(deadline - now, std::chrono::milliseconds{20});
+    if (ioc.run_one_for(slice) == 0 && ioc.stopped()) {
+      // Nothing to run at all: wait a little for outside state (a process, a file) to change.
+      std::this_thread::sleep_for(std::chrono::milliseconds{1});
+    }
+  }
+  return true;
+}
+
+cache::redis::connection_config test_connection_config(const std::string& url) {
+  cache::redis::connection_config cfg;
+  cfg.url = cache::redis::parse_redis_url(url);
+  cfg.connect_timeout = std::chrono::seconds{1};
+  cfg.command_timeout = std::chrono::seconds{1};
+  cfg.reconnect_min = std::chrono::milliseconds{50};
+  cfg.reconnect_max = std::chrono::milliseconds{500};
+  return cfg;
+}
+
+std::shared_ptr<cache::redis::connection>
+connect(boost::asio::io_context& ioc, const std::string& url, cache::metrics_ptr metrics) {
+  auto cfg = test_connection_config(url);
+  auto conn = cache::redis::make_hiredis_connection(ioc, cfg, std::move(metrics));
+  if (!run_until(
+        ioc, [&] { return conn->connected(); }, std::chrono::seconds{10})) {
+    conn->close();
+    throw std::runtime_error("no connection to " + cache::redis::to_display(cfg.url)
+                             + " within 10 s");
+  }
+  return conn;
+}
+
+cache::redis::reply sync_command(boost::asio::io_context& ioc, cache::redis::connection& conn,
+                                 cache::redis::command cmd) {
+  std::optional<cache::redis::result> got;
+  std::string name = cmd.empty() ? std::string{} : cmd.front();
+  conn.execute(std::move(cmd), [&](cache::redis::result r) { got = std::move(r); });
+  if (!run_until(
+        ioc, [&] { return got.has_value(); }, std::chrono::seconds{10})) {
+    throw std::runtime_error("no answer to " + name + " within 10 s");
+  }
+  if (!got->ok) {
+    throw std::runtime_error(name + " failed: " + got->failure);
+  }
+  return std::move(got->value);
+}
+
+private_redis::private_redis(const std::string& name)
+    : dir_(std::string{KLERNO_REDIS_BASE} + "/redis-" + name) {
+  redis_script("stop '" + dir_ + "' >/dev/null 2>&1");
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+  if (redis_script("start '" + dir_ + "'") != 0) {
+    throw std::runtime_error("scripts/redis start " + dir_ + " failed");
+  }
+  std::string port = env_value(dir_ + "/env", "REDIS_PORT");
+  if (port.empty()) {
+    throw std::runtime_error("no REDIS_PORT in " + dir_ + "/env");
+  }
+  port_ = static_cast<uint16_t>(std::stoi(port));
+}
+
+private_redis::~private_redis() {
+  redis_script("stop '" + dir_ + "' >/dev/null");
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+std::string private_redis::url() const {
+  return "redis://127.0.0.1:" + std::to_string(port_) + "/0";
+}
+
+void private_redis::stop() {
+  if (redis_script("stop '" + dir_ + "'") != 0) {
+    throw std::runtime_error("scripts/redis stop " + dir_ + " failed");
+  }
+}
+
+void private_redis::kill() {
+  if (redis_script("kill '" + dir_ + "'") != 0) {
+    throw std::runtime_error("scripts/redis kill " + dir_ + " failed");
+  }
+}
+
+void private_redis::start() {
+  if (redis_script("start '" + dir_ + "' --port " + std::to_string(port_)) != 0) {
+    throw std::runtime_error("scripts/redis start " + dir_ + " failed");
+  }
+  std::string port = env_value(dir_ + "/env", "REDIS_PORT");
+  if (port != std::to_string(port_)) {
+    throw std::runtime_error("the private Redis in " + dir_ + " came back on port " + port
+                             + " instead of " + std::to_string(port_));
+  }
+}
+
+} // namespace klerno::test
