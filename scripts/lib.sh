@@ -102,3 +102,35 @@ stop_process() {
   rm -f "$pidfile" "$KLERNO_RUN_DIR/$name.ports"
   return $was_running
 }
+
+# True while process $1 exists and is not a zombie (a daemonized server's parent is init, which
+# may be slow to reap it, or not reap it at all in a container).
+alive() {
+  local state
+  state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null) || return 1
+  [ -n "$state" ] && [ "$state" != Z ]
+}
+
+# True when something listens on TCP port $1 (any address).
+port_busy() {
+  if command -v ss >/dev/null 2>&1; then
+    [ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]
+  else
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+  fi
+}
+
+# Sets PORT to the first free one of the candidates ($@, empty ones skipped), else to a random
+# free port in 20000..31999 (below Linux's ephemeral range), never one of $AVOID_PORTS.
+AVOID_PORTS=""
+choose_port() {
+  local p
+  for p in "$@" $(for _ in $(seq 100); do echo $((20000 + (RANDOM * 32768 + RANDOM) % 12000)); done); do
+    [ -n "$p" ] || continue
+    case " $AVOID_PORTS " in *" $p "*) continue ;; esac
+    port_busy "$p" && continue
+    PORT=$p
+    return 0
+  done
+  return 1
+}
