@@ -57,6 +57,7 @@ TEST_SECRETS = {
     "POSTGRES_PASSWORD": "testpassword0123456789",
     "DATABASE_URL": "postgresql://klerno:testpassword@db.example:5432/klerno",
     "DATABASE_READ_URLS": "",
+    "REDIS_URL": "redis://:testpassword0123456789@redis.example:6379/0",
 }
 TEST_POD_IP = "10.1.2.3"
 
