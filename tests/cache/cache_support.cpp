@@ -1,0 +1,114 @@
+#include "tests/cache/cache_support.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include <catch2/catch.hpp>
+
+#ifndef KLERNO_REDIS_SCRIPT
+#  error "KLERNO_REDIS_SCRIPT must name scripts/redis"
+#endif
+#ifndef KLERNO_REDIS_BASE
+#  error "KLERNO_REDIS_BASE must name the directory for private redis-servers"
+#endif
+
+namespace klerno::test::cache_tests {
+
+namespace {
+
+/// Returns the value of `key` in the KEY=VALUE file `path` ("" when absent).
+std::string env_file_value(const std::string& path, const std::string& key) {
+  std::ifstream in{path};
+  std::string line;
+  std::string value;
+  while (std::getline(in, line)) {
+    if (line.rfind(key + "=", 0) == 0) {
+      value = line.substr(key.size() + 1);
+    }
+  }
+  return value;
+}
+
+std::string redis_script() {
+  return KLERNO_REDIS_SCRIPT;
+}
+
+} // namespace
+
+std::string shared_redis_url() {
+  const char* file = std::getenv("KLERNO_REDIS_ENV_FILE");
+  if (file == nullptr || *file == 0) {
+    FAIL("KLERNO_REDIS_ENV_FILE is not set: run these tests through ctest (fixture redis)");
+  }
+  auto url = env_file_value(file, "REDIS_URL");
+  if (url.empty()) {
+    FAIL("no Redis for the cache tests: " << file
+                                          << " is missing or has no REDIS_URL (CTest "
+                                             "fixture redis)");
+  }
+  return url;
+}
+
+std::string unique_prefix() {
+  return api::unique_id("kc") + ":";
+}
+
+node_process::env_map cache_settings(const std::string& db_url, const std::string& replica_url,
+                                     const std::string& redis_url, const std::string& prefix,
+                                     const node_process::env_map& extra) {
+  node_process::env_map env{
+    {"REDIS_URL", redis_url},
+    {"REDIS_KEY_PREFIX", prefix},
+    {"CACHE_L1_TTL", "60s"},
+  };
+  for (const auto& [k, v] : extra) {
+    env[k] = v;
+  }
+  return api::db_settings(db_url, replica_url, env);
+}
+
+http_response api_get(const test_node& node, std::string_view target, const header_list& extra) {
+  header_list headers{{"X-API-Key", test_api_key}};
+  headers.insert(headers.end(), extra.begin(), extra.end());
+  return node.request("GET", target, headers);
+}
+
+double cache_requests(const test_node& node, const std::string& level, const std::string& result) {
+  return api::metric(node, "klerno_cache_requests_total{level=\"" + level + "\",result=\"" + result
+                             + "\"}");
+}
+
+// -- private_redis ------------------------------------------------------------------------------
+
+private_redis::private_redis(const std::string& name)
+    : dir_(std::string{KLERNO_REDIS_BASE} + "/redis-" + api::unique_id(name)) {
+  try {
+    api::require_command(redis_script() + " start " + api::shell_quote(dir_));
+    url_ = env_file_value(dir_ + "/env", "REDIS_URL");
+    INFO("env file " << dir_ << "/env");
+    REQUIRE_FALSE(url_.empty());
+  } catch (...) {
+    api::run_command(redis_script() + " stop " + api::shell_quote(dir_));
+    throw;
+  }
+}
+
+private_redis::~private_redis() {
+  api::run_command(redis_script() + " stop " + api::shell_quote(dir_));
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+void private_redis::kill() {
+  api::require_command(redis_script() + " kill " + api::shell_quote(dir_));
+}
+
+void private_redis::start() {
+  api::require_command(redis_script() + " start " + api::shell_quote(dir_));
+  auto url = env_file_value(dir_ + "/env", "REDIS_URL");
+  INFO("before: " << url_ << ", after: " << url);
+  REQUIRE(url == url_);
+}
+
+} // namespace klerno::test::cache_tests
