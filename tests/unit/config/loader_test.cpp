@@ -965,7 +965,8 @@ TEST_CASE("replica URLs are printed with their passwords redacted") {
   CHECK(out.find("pw2") == std::string::npos);
 }
 
-TEST_CASE("a cluster member needs a database and a secret, and roles other than both need a cluster") {
+TEST_CASE(
+  "a cluster member needs a database and a secret, and roles other than both need a cluster") {
   auto e = env_error({{"CLUSTER_BOOTSTRAP", "true"}, {"CLUSTER_SECRET", "s-0123456789abcdef"}});
   CHECK(e.key() == "DATABASE_URL");
   e = env_error({{"CLUSTER_SEEDS", "a:1"}, {"DATABASE_URL", "postgresql://u:p@db/k"}});
