@@ -66,4 +66,64 @@ std::string rfc3339(std::chrono::system_clock::time_point tp) {
   return out;
 }
 
+int hex_digit_value(char c) noexcept {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
+  return -1;
+}
+
+std::string base64url_encode(std::string_view data) {
+  static constexpr char digits[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  auto byte = [&](std::size_t i) {
+    return static_cast<uint32_t>(static_cast<unsigned char>(data[i]));
+  };
+  std::string out;
+  out.reserve((data.size() * 4 + 2) / 3);
+  std::size_t i = 0;
+  for (; i + 3 <= data.size(); i += 3) {
+    uint32_t v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
+    out += digits[(v >> 18) & 63];
+    out += digits[(v >> 12) & 63];
+    out += digits[(v >> 6) & 63];
+    out += digits[v & 63];
+  }
+  std::size_t rest = data.size() - i;
+  if (rest > 0) {
+    uint32_t v = byte(i) << 16 | (rest == 2 ? byte(i + 1) << 8 : 0);
+    out += digits[(v >> 18) & 63];
+    out += digits[(v >> 12) & 63];
+    if (rest == 2) {
+      out += digits[(v >> 6) & 63];
+    }
+  }
+  return out;
+}
+
+int base64url_value(char c) noexcept {
+  if (c >= 'A' && c <= 'Z') {
+    return c - 'A';
+  }
+  if (c >= 'a' && c <= 'z') {
+    return c - 'a' + 26;
+  }
+  if (c >= '0' && c <= '9') {
+    return c - '0' + 52;
+  }
+  if (c == '-') {
+    return 62;
+  }
+  if (c == '_') {
+    return 63;
+  }
+  return -1;
+}
+
 } // namespace klerno::runtime

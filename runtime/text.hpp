@@ -1,7 +1,8 @@
 #pragma once
 
 // Small text helpers shared by the modules that write JSON and timestamps by hand (logging, the
-// HTTP edge): one escaping routine and one timestamp format for the whole node.
+// HTTP edge): one escaping routine and one timestamp format for the whole node; and the digit
+// tables of hex escapes and base64url (URLs, cursors, session tokens).
 
 #include <chrono>
 #include <string>
@@ -21,5 +22,14 @@ void append_rfc3339(std::string& out, std::chrono::system_clock::time_point tp);
 
 /// Returns `tp` as RFC 3339 UTC with milliseconds.
 std::string rfc3339(std::chrono::system_clock::time_point tp);
+
+/// Returns the value (0..15) of a hex digit (either case), or -1.
+int hex_digit_value(char c) noexcept;
+
+/// Returns the base64url encoding (RFC 4648 section 5, no padding) of `data`.
+std::string base64url_encode(std::string_view data);
+
+/// Returns the value (0..63) of a base64url character, or -1.
+int base64url_value(char c) noexcept;
 
 } // namespace klerno::runtime

@@ -11,6 +11,7 @@
 #include <openssl/rand.h>
 
 #include "runtime/logging.hpp"
+#include "runtime/text.hpp"
 
 namespace klerno::cache {
 
@@ -18,52 +19,6 @@ namespace {
 
 constexpr std::size_t token_bytes = 32;
 constexpr std::size_t token_chars = 43; // ceil(32 * 8 / 6), no padding
-
-constexpr char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/// Returns the 6-bit value of a base64url character, or -1.
-int b64url_value(char c) noexcept {
-  if (c >= 'A' && c <= 'Z') {
-    return c - 'A';
-  }
-  if (c >= 'a' && c <= 'z') {
-    return c - 'a' + 26;
-  }
-  if (c >= '0' && c <= '9') {
-    return c - '0' + 52;
-  }
-  if (c == '-') {
-    return 62;
-  }
-  if (c == '_') {
-    return 63;
-  }
-  return -1;
-}
-
-std::string base64url(const unsigned char* data, std::size_t n) {
-  std::string out;
-  out.reserve((n * 8 + 5) / 6);
-  std::size_t i = 0;
-  for (; i + 3 <= n; i += 3) {
-    uint32_t v = (uint32_t{data[i]} << 16) | (uint32_t{data[i + 1]} << 8) | data[i + 2];
-    out += b64url[(v >> 18) & 63];
-    out += b64url[(v >> 12) & 63];
-    out += b64url[(v >> 6) & 63];
-    out += b64url[v & 63];
-  }
-  if (n - i == 1) {
-    uint32_t v = uint32_t{data[i]} << 16;
-    out += b64url[(v >> 18) & 63];
-    out += b64url[(v >> 12) & 63];
-  } else if (n - i == 2) {
-    uint32_t v = (uint32_t{data[i]} << 16) | (uint32_t{data[i + 1]} << 8);
-    out += b64url[(v >> 18) & 63];
-    out += b64url[(v >> 12) & 63];
-    out += b64url[(v >> 6) & 63];
-  }
-  return out;
-}
 
 int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -94,7 +49,7 @@ std::string new_session_token() {
   if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
     throw std::runtime_error("session token: the CSPRNG failed");
   }
-  return base64url(bytes.data(), bytes.size());
+  return runtime::base64url_encode({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
 }
 
 bool well_formed_session_token(std::string_view token) noexcept {
@@ -102,12 +57,12 @@ bool well_formed_session_token(std::string_view token) noexcept {
     return false;
   }
   for (char c : token) {
-    if (b64url_value(c) < 0) {
+    if (runtime::base64url_value(c) < 0) {
       return false;
     }
   }
   // 43 characters carry 258 bits for 256: the last one's two low bits are always zero.
-  return (b64url_value(token.back()) & 3) == 0;
+  return (runtime::base64url_value(token.back()) & 3) == 0;
 }
 
 std::string session_token_hash(std::string_view token) {

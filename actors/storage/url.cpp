@@ -1,4 +1,5 @@
 #include "actors/storage/url.hpp"
+#include "runtime/text.hpp"
 
 #include <cctype>
 #include <vector>
@@ -27,26 +28,13 @@ uri_parts split_uri(std::string_view url) {
   return result;
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
-
 std::string percent_decode(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   for (std::size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '%' && i + 2 < s.size()) {
-      auto hi = hex_value(s[i + 1]);
-      auto lo = hex_value(s[i + 2]);
+      auto hi = runtime::hex_digit_value(s[i + 1]);
+      auto lo = runtime::hex_digit_value(s[i + 2]);
       if (hi >= 0 && lo >= 0) {
         out += static_cast<char>(hi * 16 + lo);
         i += 2;

@@ -3,35 +3,16 @@
 #include <cstdint>
 
 #include "http/api/transaction_json.hpp"
+#include "runtime/text.hpp"
 
 namespace klerno::http::api {
 
 namespace {
 
-constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 constexpr uint8_t version = 1;
 constexpr std::size_t max_id = 128;
 constexpr std::size_t max_raw = 1 + 8 + max_id;
 constexpr std::size_t max_token = (max_raw * 4 + 2) / 3;
-
-int value_of(char c) noexcept {
-  if (c >= 'A' && c <= 'Z') {
-    return c - 'A';
-  }
-  if (c >= 'a' && c <= 'z') {
-    return c - 'a' + 26;
-  }
-  if (c >= '0' && c <= '9') {
-    return c - '0' + 52;
-  }
-  if (c == '-') {
-    return 62;
-  }
-  if (c == '_') {
-    return 63;
-  }
-  return -1;
-}
 
 } // namespace
 
@@ -45,31 +26,7 @@ std::string encode_cursor(const actors::model::cursor& c) {
   }
   raw += c.tx_id;
 
-  std::string out;
-  out.reserve((raw.size() * 4 + 2) / 3);
-  std::size_t i = 0;
-  for (; i + 3 <= raw.size(); i += 3) {
-    uint32_t v = static_cast<uint32_t>(static_cast<uint8_t>(raw[i])) << 16
-                 | static_cast<uint32_t>(static_cast<uint8_t>(raw[i + 1])) << 8
-                 | static_cast<uint8_t>(raw[i + 2]);
-    out += alphabet[(v >> 18) & 63];
-    out += alphabet[(v >> 12) & 63];
-    out += alphabet[(v >> 6) & 63];
-    out += alphabet[v & 63];
-  }
-  std::size_t rest = raw.size() - i;
-  if (rest > 0) {
-    uint32_t v = static_cast<uint32_t>(static_cast<uint8_t>(raw[i])) << 16;
-    if (rest == 2) {
-      v |= static_cast<uint32_t>(static_cast<uint8_t>(raw[i + 1])) << 8;
-    }
-    out += alphabet[(v >> 18) & 63];
-    out += alphabet[(v >> 12) & 63];
-    if (rest == 2) {
-      out += alphabet[(v >> 6) & 63];
-    }
-  }
-  return out;
+  return runtime::base64url_encode(raw);
 }
 
 std::optional<actors::model::cursor> decode_cursor(std::string_view token) noexcept {
@@ -81,7 +38,7 @@ std::optional<actors::model::cursor> decode_cursor(std::string_view token) noexc
   uint32_t acc = 0;
   int bits = 0;
   for (char c : token) {
-    int v = value_of(c);
+    int v = runtime::base64url_value(c);
     if (v < 0) {
       return std::nullopt;
     }

@@ -1,26 +1,12 @@
 #include "http/api/query.hpp"
+#include "runtime/text.hpp"
 
 #include <cstddef>
 #include <cstdint>
 
 namespace klerno::http::api {
 
-namespace {
-
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
-
-} // namespace
+namespace {} // namespace
 
 std::string percent_decode(std::string_view s) {
   std::string out;
@@ -29,9 +15,10 @@ std::string percent_decode(std::string_view s) {
     char c = s[i];
     if (c == '+') {
       out += ' ';
-    } else if (c == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0
-               && hex_value(s[i + 2]) >= 0) {
-      out += static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
+    } else if (c == '%' && i + 2 < s.size() && runtime::hex_digit_value(s[i + 1]) >= 0
+               && runtime::hex_digit_value(s[i + 2]) >= 0) {
+      out += static_cast<char>(runtime::hex_digit_value(s[i + 1]) * 16
+                               + runtime::hex_digit_value(s[i + 2]));
       i += 2;
     } else {
       out += c;

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "http/api/query.hpp"
+#include "runtime/text.hpp"
 
 namespace klerno::http::api {
 
@@ -22,19 +23,6 @@ constexpr decimal::units_type units_per_drop = 1000000000000; // 10^18 / 10^6
 
 xrpl_error invalid(std::string field, std::string message) {
   return {xrpl_error::kind::invalid, std::move(field), std::move(message)};
-}
-
-int hex_digit(char c) noexcept {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
 }
 
 // Returns a non-negative JSON integer (parsed text gives unsigned, built values may be signed).
@@ -177,8 +165,8 @@ std::optional<std::string> hex_decode(std::string_view hex) {
   std::string out;
   out.reserve(hex.size() / 2);
   for (std::size_t i = 0; i < hex.size(); i += 2) {
-    int hi = hex_digit(hex[i]);
-    int lo = hex_digit(hex[i + 1]);
+    int hi = runtime::hex_digit_value(hex[i]);
+    int lo = runtime::hex_digit_value(hex[i + 1]);
     if (hi < 0 || lo < 0) {
       return std::nullopt;
     }

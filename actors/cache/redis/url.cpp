@@ -1,4 +1,5 @@
 #include "actors/cache/redis/url.hpp"
+#include "runtime/text.hpp"
 
 #include <limits>
 #include <stdexcept>
@@ -39,19 +40,6 @@ bool parse_number(std::string_view s, unsigned long max, unsigned long& out) {
   return true;
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
-
 // Decodes %XX escapes. The message names the field, never its value (it may be the password).
 std::string percent_decode(std::string_view s, const char* field) {
   std::string out;
@@ -61,8 +49,8 @@ std::string percent_decode(std::string_view s, const char* field) {
       out += s[i];
       continue;
     }
-    int hi = i + 2 < s.size() ? hex_value(s[i + 1]) : -1;
-    int lo = i + 2 < s.size() ? hex_value(s[i + 2]) : -1;
+    int hi = i + 2 < s.size() ? runtime::hex_digit_value(s[i + 1]) : -1;
+    int lo = i + 2 < s.size() ? runtime::hex_digit_value(s[i + 2]) : -1;
     if (hi < 0 || lo < 0) {
       fail(std::string{"invalid percent-encoding in the "} + field + " (use %XX escapes)");
     }
