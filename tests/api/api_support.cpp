@@ -20,6 +20,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/support/env_file.hpp"
 #include "tests/support/http.hpp"
 #include "tests/support/tcp_client.hpp"
 
@@ -42,19 +43,6 @@ std::string lower(std::string_view s) {
     }
   }
   return out;
-}
-
-/// Returns the value of `key` in the KEY=VALUE file `path` ("" when absent).
-std::string env_file_value(const std::string& path, const std::string& key) {
-  std::ifstream in{path};
-  std::string line;
-  std::string value;
-  while (std::getline(in, line)) {
-    if (line.rfind(key + "=", 0) == 0) {
-      value = line.substr(key.size() + 1);
-    }
-  }
-  return value;
 }
 
 std::mt19937_64& random_engine() {

@@ -1,4 +1,5 @@
 #include "tests/cache/cache_support.hpp"
+#include "tests/support/env_file.hpp"
 
 #include <cstdlib>
 #include <filesystem>
@@ -16,19 +17,6 @@
 namespace klerno::test::cache_tests {
 
 namespace {
-
-/// Returns the value of `key` in the KEY=VALUE file `path` ("" when absent).
-std::string env_file_value(const std::string& path, const std::string& key) {
-  std::ifstream in{path};
-  std::string line;
-  std::string value;
-  while (std::getline(in, line)) {
-    if (line.rfind(key + "=", 0) == 0) {
-      value = line.substr(key.size() + 1);
-    }
-  }
-  return value;
-}
 
 std::string redis_script() {
   return KLERNO_REDIS_SCRIPT;

@@ -1,4 +1,5 @@
 #include "tests/redis/redis_support.hpp"
+#include "tests/support/env_file.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -17,18 +18,6 @@ namespace klerno::test {
 
 namespace {
 
-std::string env_value(const std::string& path, const std::string& key) {
-  std::ifstream in{path};
-  std::string line;
-  std::string value;
-  while (std::getline(in, line)) {
-    if (line.rfind(key + "=", 0) == 0) {
-      value = line.substr(key.size() + 1);
-    }
-  }
-  return value;
-}
-
 /// Runs scripts/redis with `args` (output goes to the test's output); returns its exit code.
 int redis_script(const std::string& args) {
   std::string cmd = std::string{"'"} + KLERNO_REDIS_SCRIPT + "' " + args;
@@ -44,7 +33,7 @@ std::string fixture_redis_url() {
     throw std::runtime_error("KLERNO_REDIS_ENV_FILE is not set (run the test through ctest, "
                              "which starts the redis fixture)");
   }
-  std::string url = env_value(path, "REDIS_URL");
+  std::string url = klerno::test::env_file_value(path, "REDIS_URL");
   if (url.empty()) {
     throw std::runtime_error(std::string{"no REDIS_URL in "} + path
                              + " (the CTest fixture redis_start did not run or failed)");
@@ -126,7 +115,7 @@ private_redis::private_redis(const std::string& name)
   if (redis_script("start '" + dir_ + "'") != 0) {
     throw std::runtime_error("scripts/redis start " + dir_ + " failed");
   }
-  std::string port = env_value(dir_ + "/env", "REDIS_PORT");
+  std::string port = klerno::test::env_file_value(dir_ + "/env", "REDIS_PORT");
   if (port.empty()) {
     throw std::runtime_error("no REDIS_PORT in " + dir_ + "/env");
   }
@@ -159,7 +148,7 @@ void private_redis::start() {
   if (redis_script("start '" + dir_ + "' --port " + std::to_string(port_)) != 0) {
     throw std::runtime_error("scripts/redis start " + dir_ + " failed");
   }
-  std::string port = env_value(dir_ + "/env", "REDIS_PORT");
+  std::string port = klerno::test::env_file_value(dir_ + "/env", "REDIS_PORT");
   if (port != std::to_string(port_)) {
     throw std::runtime_error("the private Redis in " + dir_ + " came back on port " + port
                              + " instead of " + std::to_string(port_));

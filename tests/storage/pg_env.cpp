@@ -12,20 +12,9 @@
 #include <catch2/catch.hpp>
 
 #include "actors/storage/url.hpp"
+#include "tests/support/env_file.hpp"
 
 namespace klerno::test::pg {
-
-std::string env_value(const std::string& path, const std::string& key) {
-  std::ifstream in{path};
-  std::string line;
-  std::string value;
-  while (std::getline(in, line)) {
-    if (line.rfind(key + "=", 0) == 0) {
-      value = line.substr(key.size() + 1);
-    }
-  }
-  return value;
-}
 
 env load_env() {
   const char* from_env = std::getenv("KLERNO_PG_ENV_FILE");
@@ -36,8 +25,8 @@ env load_env() {
                                                            << " is missing (CTest fixture pg)");
   }
   env e;
-  e.primary = env_value(path, "DATABASE_URL");
-  auto replicas = env_value(path, "DATABASE_READ_URLS");
+  e.primary = klerno::test::env_file_value(path, "DATABASE_URL");
+  auto replicas = klerno::test::env_file_value(path, "DATABASE_READ_URLS");
   e.replica = replicas.substr(0, replicas.find(','));
   REQUIRE(!e.primary.empty());
   return e;

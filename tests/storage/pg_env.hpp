@@ -20,9 +20,6 @@ struct env {
 /// the build's default; fails the test when it is missing.
 env load_env();
 
-/// Reads KEY=VALUE lines of `path` and returns the value of `key` (empty when absent).
-std::string env_value(const std::string& path, const std::string& key);
-
 /// A schema of its own on the shared servers, created on construction and dropped (with
 /// everything in it) on destruction. The URLs select it through search_path, so the storage
 /// code's unqualified table names resolve inside it.

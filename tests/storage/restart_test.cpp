@@ -18,6 +18,7 @@
 #include "runtime/errc.hpp"
 #include "runtime/metrics.hpp"
 #include "tests/storage/pg_env.hpp"
+#include "tests/support/env_file.hpp"
 
 using namespace klerno::actors::storage;
 namespace model = klerno::actors::model;
@@ -34,7 +35,7 @@ public:
     pgt::pg_script("stop " + dir_ + " >/dev/null 2>&1");
     std::filesystem::remove_all(dir_);
     REQUIRE(pgt::pg_script("start " + dir_ + " --no-replica --fast") == 0);
-    url = pgt::env_value(dir_ + "/env", "DATABASE_URL");
+    url = klerno::test::env_file_value(dir_ + "/env", "DATABASE_URL");
     REQUIRE(!url.empty());
   }
 
