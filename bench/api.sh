@@ -43,28 +43,6 @@ export KLERNO_BENCH_LUA="$KLERNO_ROOT/bench/lua"
 export KLERNO_BENCH_KEY=bench-api-key-0123456789
 export KLERNO_BENCH_BATCH=$batch
 
-# start_node [KEY=VALUE...]: a node with 2 io threads and 2 actor threads against the database.
-start_node() {
-  rm -f "$work/ports"
-  env PORT=0 BIND_ADDRESS=127.0.0.1 WORKERS=2 ACTOR_THREADS=2 ACCESS_LOG=false LOG_LEVEL=warn \
-    API_KEY="$KLERNO_BENCH_KEY" SHUTDOWN_GRACE=0 DATABASE_URL="$database_url" \
-    PORTS_FILE="$work/ports" HTTP_MAX_BATCH_BODY_BYTES=64MiB BATCH_MAX_ITEMS=100000 "$@" \
-    "$(KLERNO_NODE_BIN)" >"$work/node.log" 2>&1 &
-  node_pid=$!
-  local deadline=$((SECONDS + 20))
-  until [ -s "$work/ports" ]; do
-    [ $SECONDS -lt $deadline ] || die "klerno-node did not start: $(cat "$work/node.log")"
-    sleep 0.05
-  done
-  port=$(ports_get "$work/ports" http)
-  wait_http_ok "http://127.0.0.1:$port/readiness" 30 || die "klerno-node is not ready"
-}
-
-stop_node() {
-  kill -TERM "$node_pid" && wait "$node_pid" || true
-  node_pid=""
-}
-
 # run NAME SCRIPT CONNS: prints "req/s p50 p99 non2xx"
 run() {
   local out
@@ -84,7 +62,7 @@ row() { printf '%-44s %12s %9s %9s %8s\n' "$@"; }
 echo "wrk -t2 -d${duration}s; node: 2 io + 2 actor threads; PostgreSQL 15 durable; $(nproc) cores"
 row "" "per second" "p50 ms" "p99 ms" "non-2xx"
 
-start_node
+start_node HTTP_MAX_BATCH_BODY_BYTES=64MiB BATCH_MAX_ITEMS=100000
 read -r a_rps a_p50 a_p99 a_bad < <(run analyze analyze.lua "$conns")
 row "POST /analyze/tx (c=$conns)" "$a_rps" "$a_p50" "$a_p99" "$a_bad"
 read -r g_rps g_p50 g_p99 g_bad < <(run store-group store.lua "$conns")
@@ -95,7 +73,7 @@ b_rows=$(awk -v r="$b_rps" -v n="$batch" 'BEGIN { printf "%.0f", r * n }')
 row "POST /transactions/batch x$batch (c=$batch_conns)" "$b_rows rows" "$b_p50" "$b_p99" "$b_bad"
 stop_node
 
-start_node WRITER_BATCH_MAX_ROWS=1 WRITER_BATCH_MAX_DELAY=0
+start_node HTTP_MAX_BATCH_BODY_BYTES=64MiB BATCH_MAX_ITEMS=100000 WRITER_BATCH_MAX_ROWS=1 WRITER_BATCH_MAX_DELAY=0
 read -r s_rps s_p50 s_p99 s_bad < <(run store-single store.lua "$conns")
 row "POST /transactions, 1 INSERT/request (c=$conns)" "$s_rps" "$s_p50" "$s_p99" "$s_bad"
 stop_node

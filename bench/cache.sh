@@ -49,28 +49,6 @@ export KLERNO_BENCH_KEY=bench-api-key-0123456789
 export KLERNO_BENCH_IDS=$rows
 export KLERNO_BENCH_ID_PREFIX="c$RANDOM-"
 
-# start_node [KEY=VALUE...]: a node with 2 io threads and 2 actor threads, database and Redis.
-start_node() {
-  rm -f "$work/ports"
-  env PORT=0 BIND_ADDRESS=127.0.0.1 WORKERS=2 ACTOR_THREADS=2 ACCESS_LOG=false LOG_LEVEL=warn \
-    API_KEY="$KLERNO_BENCH_KEY" SHUTDOWN_GRACE=0 DATABASE_URL="$database_url" \
-    REDIS_URL="$redis_url" PORTS_FILE="$work/ports" "$@" \
-    "$(KLERNO_NODE_BIN)" >>"$work/node.log" 2>&1 &
-  node_pid=$!
-  local deadline=$((SECONDS + 20))
-  until [ -s "$work/ports" ]; do
-    [ $SECONDS -lt $deadline ] || die "klerno-node did not start: $(cat "$work/node.log")"
-    sleep 0.05
-  done
-  port=$(ports_get "$work/ports" http)
-  wait_http_ok "http://127.0.0.1:$port/readiness" 30 || die "klerno-node is not ready"
-}
-
-stop_node() {
-  kill -TERM "$node_pid" && wait "$node_pid" || true
-  node_pid=""
-}
-
 # run NAME SCRIPT: prints "req/s p50 p99 non2xx cpu_us_per_request"
 run() {
   local out t0 t1
@@ -93,7 +71,7 @@ run() {
 row() { printf '%-52s %10s %8s %8s %8s %12s\n' "$@"; }
 
 # The rows every GET reads: one batch.
-start_node CACHE_ENABLED=false
+start_node REDIS_URL="$redis_url" CACHE_ENABLED=false
 log "storing $rows transactions"
 awk -v n="$rows" -v p="$KLERNO_BENCH_ID_PREFIX" 'BEGIN {
   printf "["
@@ -112,7 +90,7 @@ read -r u_rps u_p50 u_p99 u_bad u_cpu < <(run uncached get_tx.lua)
 row "GET /transactions/{id}, uncached (PostgreSQL)" "$u_rps" "$u_p50" "$u_p99" "$u_bad" "$u_cpu"
 stop_node
 
-start_node CACHE_L1_TTL=10m
+start_node REDIS_URL="$redis_url" CACHE_L1_TTL=10m
 run warm get_tx.lua >/dev/null
 read -r c_rps c_p50 c_p99 c_bad c_cpu < <(run cached get_tx.lua)
 row "GET /transactions/{id}, cached (L1, then Redis)" "$c_rps" "$c_p50" "$c_p99" "$c_bad" "$c_cpu"
@@ -121,18 +99,18 @@ read -r h_rps h_p50 h_p99 h_bad h_cpu < <(run healthz healthz.lua)
 row "GET /healthz (reference: no guard, no I/O)" "$h_rps" "$h_p50" "$h_p99" "$h_bad" "$h_cpu"
 stop_node
 
-start_node CACHE_L1_MAX_BYTES=0
+start_node REDIS_URL="$redis_url" CACHE_L1_MAX_BYTES=0
 run warm2 get_tx.lua >/dev/null
 read -r r_rps r_p50 r_p99 r_bad r_cpu < <(run redis-only get_tx.lua)
 row "GET /transactions/{id}, cached in Redis only (no L1)" "$r_rps" "$r_p50" "$r_p99" "$r_bad" "$r_cpu"
 stop_node
 
-start_node RATE_LIMIT_ENABLED=false
+start_node REDIS_URL="$redis_url" RATE_LIMIT_ENABLED=false
 read -r n_rps n_p50 n_p99 n_bad n_cpu < <(run no-limit analyze.lua)
 row "POST /analyze/tx, no rate limiter" "$n_rps" "$n_p50" "$n_p99" "$n_bad" "$n_cpu"
 stop_node
 
-start_node RATE_LIMIT_ENABLED=true RATE_LIMIT_PER_MINUTE=100000000 RATE_LIMIT_BURST=100000000
+start_node REDIS_URL="$redis_url" RATE_LIMIT_ENABLED=true RATE_LIMIT_PER_MINUTE=100000000 RATE_LIMIT_BURST=100000000
 read -r l_rps l_p50 l_p99 l_bad l_cpu < <(run limited analyze.lua)
 row "POST /analyze/tx, token bucket in Redis" "$l_rps" "$l_p50" "$l_p99" "$l_bad" "$l_cpu"
 "$KLERNO_ROOT/scripts/redis" stop "$work/redis" >/dev/null

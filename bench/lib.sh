@@ -9,3 +9,27 @@ to_ms() {
     else if (v ~ /s$/) { sub(/s$/, "", v); printf f, v * 1000 }
     else printf "%s", v }'
 }
+
+# start_node [KEY=VALUE...]: starts one klerno-node (2 io threads, 2 actor threads, API key
+# $KLERNO_BENCH_KEY, DATABASE_URL=$database_url, ports file and log in $work) with the extra
+# settings; sets node_pid and port, and waits until it is ready.
+start_node() {
+  rm -f "$work/ports"
+  env PORT=0 BIND_ADDRESS=127.0.0.1 WORKERS=2 ACTOR_THREADS=2 ACCESS_LOG=false LOG_LEVEL=warn \
+    API_KEY="$KLERNO_BENCH_KEY" SHUTDOWN_GRACE=0 DATABASE_URL="$database_url" \
+    PORTS_FILE="$work/ports" "$@" "$(KLERNO_NODE_BIN)" >>"$work/node.log" 2>&1 &
+  node_pid=$!
+  local deadline=$((SECONDS + 20))
+  until [ -s "$work/ports" ]; do
+    [ $SECONDS -lt $deadline ] || die "klerno-node did not start: $(cat "$work/node.log")"
+    sleep 0.05
+  done
+  port=$(ports_get "$work/ports" http)
+  wait_http_ok "http://127.0.0.1:$port/readiness" 30 || die "klerno-node is not ready"
+}
+
+# stop_node: SIGTERM to the node of start_node, and wait for it.
+stop_node() {
+  kill -TERM "$node_pid" && wait "$node_pid" || true
+  node_pid=""
+}
