@@ -445,11 +445,40 @@ TEST_CASE("CLUSTER_SEEDS rejects entries without a valid host and port, naming t
   }
 }
 
+TEST_CASE("rediss:// is refused with the reason and a way out, never the password") {
+  auto e = env_error({{"REDIS_URL", "rediss://:hunter2@cache:6380/0"}});
+  CHECK(e.key() == "REDIS_URL");
+  CHECK_THAT(e.what(), Catch::Contains("rediss:// (TLS) is not supported"));
+  CHECK_THAT(e.what(), Catch::Contains("stunnel"));
+  CHECK(std::string{e.what()}.find("hunter2") == std::string::npos);
+}
+
+TEST_CASE("TRUSTED_PROXIES takes addresses and CIDR networks, and names a bad entry") {
+  auto s = load_env({{"TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8,fd00::/8"}});
+  REQUIRE(s.cache.trusted_proxies.size() == 3);
+  CHECK(s.cache.trusted_proxies[0].address == "127.0.0.1");
+  CHECK(s.cache.trusted_proxies[0].prefix == 32);
+  CHECK(s.cache.trusted_proxies[1].prefix == 8);
+  CHECK(s.cache.trusted_proxies[2].address == "fd00::");
+  CHECK(s.cache.trusted_proxies[2].prefix == 8);
+  CHECK(load_env({{"TRUSTED_PROXIES", ""}}).cache.trusted_proxies.empty());
+  for (auto bad : {"10.0.0.0/33", "nginx", "10.0.0.0/", "1.2.3.4,,", "::1/129"}) {
+    INFO(bad);
+    CHECK(env_error({{"TRUSTED_PROXIES", bad}}).key() == "TRUSTED_PROXIES");
+  }
+}
+
+TEST_CASE("the Redis and session timings must be ordered") {
+  CHECK(env_error({{"REDIS_RECONNECT_MIN", "10s"}, {"REDIS_RECONNECT_MAX", "1s"}}).key()
+        == "REDIS_RECONNECT_MIN");
+  CHECK(env_error({{"SESSION_TTL", "2h"}, {"SESSION_MAX_LIFETIME", "1h"}}).key() == "SESSION_TTL");
+}
+
 TEST_CASE("DATABASE_URL and REDIS_URL need their schemes and are stored as secrets") {
-  auto s = load_env({{"DATABASE_URL", "postgresql://app:pw@db/klerno"},
-                     {"REDIS_URL", "rediss://:pw@cache:6380/0"}});
+  auto s = load_env(
+    {{"DATABASE_URL", "postgresql://app:pw@db/klerno"}, {"REDIS_URL", "redis://:pw@cache:6380/0"}});
   CHECK(s.storage.database_url.reveal() == "postgresql://app:pw@db/klerno");
-  CHECK(s.storage.redis_url.reveal() == "rediss://:pw@cache:6380/0");
+  CHECK(s.storage.redis_url.reveal() == "redis://:pw@cache:6380/0");
   CHECK(load_env({{"DATABASE_URL", "postgres://db"}}).storage.database_url.reveal()
         == "postgres://db");
   CHECK(load_env({{"REDIS_URL", "redis://cache"}}).storage.redis_url.reveal() == "redis://cache");
@@ -830,7 +859,7 @@ TEST_CASE("render output loaded again as a config file gives the same settings")
                     {"SECRET_KEY", strong_secret_key},
                     {"CLUSTER_SECRET", "cluster-secret-0123456789"},
                     {"DATABASE_URL", "postgresql://app:db-password@db:5432/klerno"},
-                    {"REDIS_URL", "rediss://:redis-password@cache:6380/1"}};
+                    {"REDIS_URL", "redis://:redis-password@cache:6380/1"}};
     auto original = load_args({"--app-env=production",
                                "--bind-address=::1",
                                "--port=0",
@@ -863,6 +892,15 @@ TEST_CASE("render output loaded again as a config file gives the same settings")
                                "--cluster-port=4999",
                                "--cluster-seeds=a.example:1,10.0.0.1:2,[2001:db8::1]:3",
                                "--actor-threads=5",
+                               "--redis-command-timeout=150ms",
+                               "--redis-key-prefix=k2:",
+                               "--cache-enabled=false",
+                               "--cache-l1-max-bytes=1MiB",
+                               "--rate-limit-enabled=on",
+                               "--rate-limit-write-burst=7",
+                               "--trusted-proxies=10.0.0.0/8, ::1",
+                               "--session-ttl=5m",
+                               "--realtime-retention=2h",
                                "--ports-file=/tmp/klerno ports/\"p\".json"},
                               secrets)
                       .values;
@@ -873,6 +911,10 @@ TEST_CASE("render output loaded again as a config file gives the same settings")
     CHECK(reloaded.scaling.target_memory_utilization == 0.1);
     CHECK(reloaded.runtime.ports_file == "/tmp/klerno ports/\"p\".json");
     CHECK(reloaded.cluster.seeds.size() == 3);
+    REQUIRE(reloaded.cache.trusted_proxies.size() == 2);
+    CHECK(reloaded.cache.trusted_proxies[1].address == "::1");
+    CHECK(reloaded.cache.trusted_proxies[1].prefix == 128);
+    CHECK(reloaded.cache.rate_limit_write.burst == 7);
   }
 }
 
@@ -895,7 +937,7 @@ TEST_CASE("the placeholders printed by render keep the value of an earlier sourc
 
 TEST_CASE("known_keys lists every key once and help_text documents each of them") {
   const auto& keys = known_keys();
-  CHECK(keys.size() == 92);
+  CHECK(keys.size() == 119);
   CHECK(keys.front() == "APP_ENV");
   CHECK(std::set<std::string>(keys.begin(), keys.end()).size() == keys.size());
   auto help = help_text();
