@@ -575,7 +575,32 @@ void edge_guard::after_store(std::size_t worker,
     events.push_back(std::move(e));
   }
   w->realtime->record(events, nullptr);
-  w->responses->invalidate(std::move(gens), [then = std::move(then)](bool) { then(); });
+  // A large batch names thousands of wallets: bump them in pipelines of bounded size, one after
+  // the other, so a batch never exceeds REDIS_MAX_PENDING on its own.
+  auto chunk =
+    std::max<std::size_t>(1, std::min<std::size_t>(1'000, cfg_.cache.redis_max_pending / 2));
+  auto pending = std::make_shared<std::vector<std::string>>(std::move(gens));
+  auto step = std::make_shared<std::function<void(std::size_t)>>();
+  *step = [w, pending, chunk, then = std::move(then),
+           weak = std::weak_ptr<std::function<void(std::size_t)>>(step)](std::size_t from) {
+    if (from >= pending->size() || !w->responses) {
+      then();
+      return;
+    }
+    auto to = std::min(pending->size(), from + chunk);
+    std::vector<std::string> part(pending->begin() + static_cast<std::ptrdiff_t>(from),
+                                  pending->begin() + static_cast<std::ptrdiff_t>(to));
+    auto next = weak.lock();
+    w->responses->invalidate(std::move(part), [next, to, then](bool ok) {
+      // A failed bump suspended the cache already: the rest need not be bumped.
+      if (!ok || !next) {
+        then();
+        return;
+      }
+      (*next)(to);
+    });
+  };
+  (*step)(0);
 }
 
 void edge_guard::probe(std::function<void(cache::redis_probe)> done) {

@@ -143,6 +143,42 @@ TEST_CASE("after a write, no node answers a list, the alerts or the summary with
   }
 }
 
+TEST_CASE("a batch that names more wallets than one Redis pipeline holds invalidates every one "
+          "of their lists",
+          "[cache]") {
+  scratch_database db;
+  const auto redis = shared_redis_url();
+  const auto prefix = unique_prefix();
+  // REDIS_MAX_PENDING=20: the guard bumps generations 10 at a time; 30 wallets take 4 pipelines.
+  test_node a{cache_settings(db.primary_url(), {}, redis, prefix, {{"REDIS_MAX_PENDING", "20"}})};
+  test_node b{cache_settings(db.primary_url(), {}, redis, prefix)};
+  std::vector<std::string> wallets;
+  for (int i = 0; i < 15; ++i) {
+    wallets.push_back(unique_id("rBatchFrom"));
+    wallets.push_back(unique_id("rBatchTo"));
+  }
+  // Every list is cached (on B) while empty.
+  for (const auto& w : wallets) {
+    INFO(w);
+    REQUIRE(get(b, "/transactions?wallet=" + w).status == 200);
+    CHECK(get(b, "/transactions?wallet=" + w).header(cache_header) == "l1");
+  }
+  json batch = json::array();
+  for (std::size_t i = 0; i < wallets.size(); i += 2) {
+    batch.push_back(make_tx("cache-batch", wallets[i], wallets[i + 1], 5));
+  }
+  auto out = require_status_json(post(a, "/transactions/batch", batch), 200);
+  REQUIRE(out["summary"]["stored"] == wallets.size() / 2);
+  // Every wallet's list now holds its transaction, on the writer and on the other node.
+  for (const auto& w : wallets) {
+    INFO(w);
+    for (const test_node* node : {&a, &b}) {
+      auto l = require_status_json(get(*node, "/transactions?wallet=" + w), 200);
+      CHECK(l["items"].size() == 1);
+    }
+  }
+}
+
 TEST_CASE("If-None-Match with the current ETag gets 304 without a body, with or without the cache",
           "[cache]") {
   scratch_database db;
