@@ -169,6 +169,10 @@ TEST_CASE("a batch that names more wallets than one Redis pipeline holds invalid
   }
   auto out = require_status_json(post(a, "/transactions/batch", batch), 200);
   REQUIRE(out["summary"]["stored"] == wallets.size() / 2);
+  // Every bump reached Redis (one pipeline of 31 would have been refused as overloaded, and the
+  // cache suspended).
+  CHECK(metric(a, "klerno_cache_invalidations_total{result=\"failed\"}") == 0);
+  CHECK(metric(a, "klerno_cache_invalidations_total{result=\"ok\"}") >= 4);
   // Every wallet's list now holds its transaction, on the writer and on the other node.
   for (const auto& w : wallets) {
     INFO(w);
