@@ -26,6 +26,7 @@ as_root() {
 #   pg: the PostgreSQL server and client (scripts/pg; the binaries are found with pg_config)
 #   lb: nginx, the local stack's load balancer
 #   redis: redis-server (scripts/redis: the cache of the tests and of the local stack)
+#   monitoring: Prometheus and promtool (scripts/prometheus: up --monitoring, the monitoring tests)
 ensure_packages() {
   local pkgs=()
   for group in "$@"; do
@@ -38,6 +39,7 @@ ensure_packages() {
       pg) pkgs+=(libpq-dev postgresql) ;;
       redis) pkgs+=(redis-server) ;;
       lb) pkgs+=(nginx-light) ;;
+      monitoring) pkgs+=(prometheus) ;;
       *) die "unknown package group: $group" ;;
     esac
   done
