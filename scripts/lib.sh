@@ -34,7 +34,7 @@ ensure_packages() {
       build) pkgs+=(g++ cmake ninja-build pkg-config libcaf-dev libboost-dev libspdlog-dev libfmt-dev libhiredis-dev
                     nlohmann-json3-dev libssl-dev curl libpqxx-dev
                     libprotobuf-dev protobuf-compiler) ;;
-      test) pkgs+=(catch2 clang-format curl python3 python3-yaml) ;;
+      test) pkgs+=(catch2 clang-format curl python3 python3-yaml prometheus) ;;
       bench) pkgs+=(nginx-light wrk curl python3) ;;
       pg) pkgs+=(libpq-dev postgresql) ;;
       redis) pkgs+=(redis-server) ;;
