@@ -9,6 +9,7 @@
 
 #include "actors/storage/messages.hpp"
 #include "runtime/process_stats.hpp"
+#include "runtime/utilization.hpp"
 
 namespace klerno::actors {
 
@@ -21,6 +22,7 @@ struct health_state {
   std::chrono::steady_clock::time_point last_sample_mono;
   double last_cpu_seconds = 0;
   bool sampled = false;
+  runtime::capacity capacity; ///< CPUs and memory available to the process (re-read per tick)
   uint64_t sequence = 0;
   std::chrono::microseconds lag{0};
   bool recheck_pending = false; ///< a recheck_atom is on its way
@@ -39,8 +41,18 @@ snapshot_ptr sample(health_pointer self) {
     auto wall = std::chrono::duration<double>(now_mono - st.last_sample_mono).count();
     if (wall > 0) {
       snap.cpu_percent = (snap.process.cpu_seconds - st.last_cpu_seconds) / wall * 100.0;
+      snap.cpu_utilization = runtime::cpu_utilization(
+        snap.process.cpu_seconds - st.last_cpu_seconds, wall, st.capacity.cpus);
     }
+  } else if (snap.process.start_time_seconds > 0) {
+    // The first sample has no previous one: its interval is the process's life so far.
+    auto now_wall =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    snap.cpu_utilization = runtime::cpu_utilization(
+      snap.process.cpu_seconds, now_wall - snap.process.start_time_seconds, st.capacity.cpus);
   }
+  snap.memory_utilization =
+    runtime::memory_utilization(snap.process.resident_bytes, st.capacity.memory_bytes);
   // Keep the CPU baseline at least one interval old so on-demand samples (GET) stay meaningful.
   if (!st.sampled || now_mono - st.last_sample_mono >= st.cfg.sample_interval) {
     st.last_sample_mono = now_mono;
@@ -59,6 +71,12 @@ snapshot_ptr sample(health_pointer self) {
   snap.checks.push_back(std::move(sched));
   for (const auto& d : st.dependencies) {
     snap.checks.push_back(d);
+  }
+  if (st.cfg.autoscale) {
+    runtime::member_utilization own{snap.cpu_utilization, snap.memory_utilization};
+    auto members = runtime::counted_members(
+      st.cfg.autoscale_board ? st.cfg.autoscale_board->current() : std::nullopt, own);
+    st.cfg.autoscale->update(own, runtime::desired_replicas(members, st.cfg.autoscale_policy));
   }
   st.cfg.board->publish(snap);
   return st.cfg.board->snapshot();
@@ -136,6 +154,7 @@ health_actor::behavior_type health_impl(health_pointer self, health_config cfg) 
     self->state.dependencies.push_back(std::move(status));
   }
   self->state.cfg = cfg;
+  self->state.capacity = runtime::read_capacity();
   self->state.next_tick = std::chrono::steady_clock::now();
   sample(self);
   check_dependencies(self);
@@ -149,6 +168,7 @@ health_actor::behavior_type health_impl(health_pointer self, health_config cfg) 
       auto now = std::chrono::steady_clock::now();
       st.lag = std::chrono::duration_cast<std::chrono::microseconds>(
         now > st.next_tick ? now - st.next_tick : std::chrono::steady_clock::duration::zero());
+      st.capacity = runtime::read_capacity(); // a cgroup limit may change at run time
       sample(self);
       check_dependencies(self);
       st.next_tick = now + st.cfg.sample_interval;

@@ -1,10 +1,12 @@
 #pragma once
 
 // The health actor: keeps the node's health snapshot. Every `sample_interval` it samples the
-// process (memory, CPU), measures how late its own timer fired (a starved scheduler shows up
-// here first) and pings its dependencies (database pools), then publishes a snapshot to the
-// health board, from which the probes answer without calling anything inline. It also answers the
-// liveness ping (proof that the actor system schedules work) and requests for the current snapshot.
+// process (memory, CPU, and both as utilization of the capacity available to it; from them it
+// updates the autoscaling signal of runtime/autoscale.hpp), measures how late its own timer fired
+// (a starved scheduler shows up here first) and pings its dependencies (database pools), then
+// publishes a snapshot to the health board, from which the probes answer without calling anything
+// inline. It also answers the liveness ping (proof that the actor system schedules work) and
+// requests for the current snapshot.
 
 #include <chrono>
 #include <memory>
@@ -17,6 +19,7 @@
 #include <caf/atom.hpp>
 #include <caf/typed_actor.hpp>
 
+#include "runtime/autoscale.hpp"
 #include "runtime/health_board.hpp"
 
 namespace klerno::actors {
@@ -59,6 +62,11 @@ struct health_config {
   std::chrono::milliseconds max_scheduler_lag{1'000}; ///< a later tick marks "scheduler" failed
   std::chrono::milliseconds check_timeout{2'000};     ///< a dependency slower than this fails
   std::vector<dependency_check> dependencies;         ///< checked in this order
+  /// The autoscaling signal, updated on every sample from this node's utilization and the up
+  /// members' on `autoscale_board` (runtime/autoscale.hpp); null: not computed (tests).
+  std::shared_ptr<runtime::autoscale_metrics> autoscale;
+  const runtime::autoscale_board* autoscale_board = nullptr; ///< null: a node outside a cluster
+  runtime::autoscale_policy autoscale_policy;                ///< MIN_/MAX_REPLICAS, targets
 };
 
 /// Spawns a health actor (as an untyped handle, for the supervisor).

@@ -1,5 +1,6 @@
 #include "cluster/endpoint.hpp"
 
+#include <limits>
 #include <map>
 #include <set>
 
@@ -10,6 +11,7 @@
 
 #include "cluster/auth.hpp"
 #include "cluster/messages.hpp"
+#include "cluster/utilization.hpp"
 #include "proto/cluster.pb.h"
 #include "runtime/errc.hpp"
 #include "runtime/logging.hpp"
@@ -216,6 +218,15 @@ caf::behavior endpoint_impl(endpoint_actor* self, endpoint_config cfg) {
       ack.set_incarnation(self->state.cfg.incarnation);
       ack.set_seq(hb.seq());
       ack.set_sent_at_us(hb.sent_at_us());
+      set_utilization(ack, own_utilization(self->state.cfg.health));
+      if (hb.has_cpu_utilization() || hb.has_memory_utilization()) {
+        if (auto m = membership_of(self)) {
+          constexpr auto unknown = std::numeric_limits<double>::quiet_NaN();
+          auto u = utilization_of(hb);
+          self->send(m, utilization_atom::value, hb.node_name(), hb.incarnation(),
+                     u.cpu.value_or(unknown), u.memory.value_or(unknown));
+        }
+      }
       return serialize(ack);
     },
     [self](view_changed_atom, const std::string&) {

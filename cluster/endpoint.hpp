@@ -16,6 +16,7 @@
 #include "cluster/membership_db.hpp"
 #include "cluster/metrics.hpp"
 #include "config/secret.hpp"
+#include "runtime/health_board.hpp"
 
 namespace klerno::cluster {
 
@@ -32,6 +33,8 @@ struct endpoint_config {
   /// (k_alert, Alert). Invalid when the node serves no wallet work (then stores are refused).
   caf::actor services;
   std::shared_ptr<cluster_metrics> metrics; ///< may be null (tests)
+  /// This node's health board: its utilization goes into every HeartbeatAck (null: unknown).
+  const runtime::health_board* health = nullptr;
 };
 
 /// Spawns an endpoint (publishing it on a port is the caller's job).

@@ -1,6 +1,7 @@
 #include "cluster/membership.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -15,6 +16,7 @@
 #include "cluster/auth.hpp"
 #include "cluster/endpoint.hpp"
 #include "cluster/messages.hpp"
+#include "cluster/utilization.hpp"
 #include "proto/cluster.pb.h"
 #include "runtime/errc.hpp"
 #include "runtime/logging.hpp"
@@ -67,6 +69,8 @@ struct membership_state {
   std::shared_ptr<const view> current = std::make_shared<const view>();
   uint64_t generation = 0;
   steady::time_point waiting_logged;
+  /// The latest utilization each peer reported (heartbeat or ack), and when it arrived.
+  std::map<member_ref, std::pair<runtime::member_utilization, steady::time_point>> utilization;
   static inline const char* name = "klerno.membership";
 };
 
@@ -548,10 +552,42 @@ void detect(membership_actor* self, steady::time_point now) {
   s.heard = std::move(heard);
 }
 
+/// Publishes the up members' latest utilization for the autoscaling signal.
+void publish_utilization(membership_actor* self, steady::time_point now) {
+  auto& s = self->state;
+  if (s.cfg.autoscale == nullptr) {
+    return;
+  }
+  runtime::autoscale_board::members out;
+  std::map<member_ref, std::pair<runtime::member_utilization, steady::time_point>> kept;
+  for (const auto& r : s.table.members) {
+    if (r.status != member_status::up) {
+      continue;
+    }
+    auto ref = r.ref();
+    if (ref == s.self_ref) {
+      out.self_up = true;
+      continue;
+    }
+    runtime::member_utilization u;
+    if (auto i = s.utilization.find(ref); i != s.utilization.end()) {
+      if (now - i->second.second <= s.cfg.settings.suspect_timeout) {
+        u = i->second.first;
+      }
+      kept.insert(*i);
+    }
+    out.peers.push_back(u);
+  }
+  s.utilization = std::move(kept); // forget members that are no longer up
+  s.cfg.autoscale->publish(std::move(out));
+}
+
 void beat(membership_actor* self) {
   auto& s = self->state;
   auto now = steady::now();
   detect(self, now);
+  publish_utilization(self, now);
+  auto own = own_utilization(s.cfg.health);
   for (auto& [addr, l] : s.links) {
     if (!l.ready) {
       continue;
@@ -564,15 +600,19 @@ void beat(membership_actor* self) {
     auto sent = now;
     hb.set_sent_at_us(
       std::chrono::duration_cast<std::chrono::microseconds>(sent.time_since_epoch()).count());
+    set_utilization(hb, own);
     auto address = addr;
     self->request(l.endpoint, s.cfg.settings.suspect_timeout, beat_atom::value, serialize(hb))
       .then(
-        [self, address, sent, ref = l.ref](const std::string&) {
+        [self, address, sent, ref = l.ref](const std::string& bytes) {
           auto i = self->state.links.find(address);
           if (i == self->state.links.end()) {
             return;
           }
           auto now = steady::now();
+          if (v1::HeartbeatAck ack; ack.ParseFromString(bytes)) {
+            self->state.utilization[ref] = {utilization_of(ack), now};
+          }
           i->second.last_ack = std::max(i->second.last_ack, now);
           if (auto h = self->state.heard.find(ref); h != self->state.heard.end()) {
             h->second = std::max(h->second, now);
@@ -949,6 +989,18 @@ caf::behavior membership_impl(membership_actor* self, membership_config cfg) {
       self->delayed_send(self, s.cfg.settings.refresh_interval, refresh_tick_atom::value);
     },
     [self](view_changed_atom) { read_table(self); },
+    // A peer's utilization from its heartbeat (from our endpoint, local only).
+    [self](utilization_atom, const std::string& name, uint64_t incarnation, double cpu,
+           double memory) {
+      if (!self->current_sender() || self->current_sender()->node() != self->node()) {
+        return;
+      }
+      auto known = [](double x) {
+        return std::isnan(x) ? std::nullopt : std::optional<double>{x};
+      };
+      self->state.utilization[member_ref{name, incarnation}] = {{known(cpu), known(memory)},
+                                                                steady::now()};
+    },
     // A peer dialled us and proved the secret (from our endpoint, local only): link to its
     // endpoint over the connection it opened.
     [self](inbound_atom, const std::string& name, uint64_t incarnation, const std::string& address,

@@ -20,6 +20,10 @@
 // incarnation. Leaving gracefully: (m_leave) marks it leaving (the others stop routing to it),
 // (m_exit) marks it exiting once it has drained.
 //
+// Autoscaling: heartbeats and their acks carry each member's utilization; once per heartbeat
+// interval the up members' latest values are published on the autoscale board (a value older
+// than CLUSTER_SUSPECT_TIMEOUT counts as unknown).
+//
 // Views are published on the view_board: the table, the ring of up members that own partitions,
 // and the endpoints of authenticated peers.
 
@@ -34,6 +38,8 @@
 #include "cluster/metrics.hpp"
 #include "cluster/view.hpp"
 #include "config/settings.hpp"
+#include "runtime/autoscale.hpp"
+#include "runtime/health_board.hpp"
 
 namespace klerno::cluster {
 
@@ -49,6 +55,11 @@ struct membership_config {
   caf::actor endpoint;                      ///< our endpoint (told about a new incarnation)
   view_board* board = nullptr;              ///< where views are published
   std::shared_ptr<cluster_metrics> metrics; ///< may be null (tests)
+  /// This node's health board: its utilization goes into every Heartbeat (null: unknown).
+  const runtime::health_board* health = nullptr;
+  /// Where the up members' latest utilization (from heartbeats and their acks) is published once
+  /// per heartbeat interval, for the autoscaling signal; may be null.
+  runtime::autoscale_board* autoscale = nullptr;
   /// Called (in the actor's context) after a new view was published, with the previous one.
   std::function<void(const view& previous, const view& current)> on_view;
 };

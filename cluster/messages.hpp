@@ -46,6 +46,9 @@ using fan_atom = caf::atom_constant<caf::atom("m_fan")>;
 using trust_atom = caf::atom_constant<caf::atom("m_trust")>;
 /// endpoint -> membership: a peer proved the secret and sent the handle of its endpoint.
 using inbound_atom = caf::atom_constant<caf::atom("m_inbound")>;
+/// endpoint -> membership: (name, incarnation, cpu, memory) a peer's utilization from its
+/// heartbeat; NaN: unknown (see cluster/utilization.hpp).
+using utilization_atom = caf::atom_constant<caf::atom("m_util")>;
 
 /// Registry name of the membership actor (it also fans alerts out to the peers).
 constexpr caf::atom_value membership_name = caf::atom("membership");

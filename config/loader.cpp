@@ -422,6 +422,26 @@ option percent_option(std::string key, std::string doc, At at) {
   return o;
 }
 
+// A number in [0, 1), like 0.1.
+template <class At>
+option fraction_option(std::string key, std::string doc, At at) {
+  auto o = make_option(key, "number in [0, 1), like 0.1", std::move(doc));
+  o.parse = [key, at](settings& s, std::string_view v, std::string_view from) {
+    double value = 0;
+    const char* end = v.data() + v.size();
+    auto [ptr, ec] = std::from_chars(v.data(), end, value);
+    // The negated form also rejects NaN.
+    if (v.empty() || ec != std::errc{} || ptr != end || !(value >= 0 && value < 1)) {
+      fail(key, quoted(v) + " is not a number in [0, 1) like 0.1", from);
+    }
+    at(s) = value;
+  };
+  o.print = [at](const settings& s) {
+    return format_double(at(s));
+  };
+  return o;
+}
+
 template <class E, class At>
 option enum_option(std::string key, std::vector<E> values, std::string doc, At at) {
   std::string names;
@@ -903,6 +923,10 @@ std::vector<option> make_options() {
   t.push_back(percent_option(
     "TARGET_MEMORY_UTILIZATION", "Memory use the autoscaler aims at.",
     [](auto& s) -> auto& { return s.scaling.target_memory_utilization; }));
+  t.push_back(fraction_option(
+    "AUTOSCALE_TOLERANCE",
+    "How far utilization / target may be from 1 before the desired replica count changes.",
+    [](auto& s) -> auto& { return s.scaling.tolerance; }));
   // Cluster.
   {
     auto o = make_option("NODE_NAME", "1-63 characters of A-Z a-z 0-9 . _ -",

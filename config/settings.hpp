@@ -101,6 +101,7 @@ struct scaling_settings {
   unsigned max_replicas = 10;            ///< MAX_REPLICAS
   double target_cpu_utilization = 70;    ///< TARGET_CPU_UTILIZATION, percent (0, 100]
   double target_memory_utilization = 80; ///< TARGET_MEMORY_UTILIZATION, percent (0, 100]
+  double tolerance = 0.1; ///< AUTOSCALE_TOLERANCE: |utilization / target - 1| that changes nothing
 };
 
 /// Cluster membership (built out by the cluster issue).

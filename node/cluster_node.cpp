@@ -56,10 +56,13 @@ std::string advertised_host(const config::cluster_settings& c) {
 }
 
 cluster_node::cluster_node(const config::settings& cfg, cluster::identity id,
-                           runtime::metrics::registry& reg)
+                           runtime::metrics::registry& reg, const runtime::health_board& health,
+                           runtime::autoscale_board& autoscale)
     : cfg_(cfg),
       id_(std::move(id)),
       metrics_(std::make_shared<cluster::cluster_metrics>(reg)),
+      health_(health),
+      autoscale_(autoscale),
       stopping_(std::make_shared<std::atomic<bool>>(false)) {}
 
 cluster_node::~cluster_node() {
@@ -124,6 +127,7 @@ uint16_t cluster_node::open(caf::actor_system& sys, failure_handler on_failure) 
   ec.role = member_role_of(c.role);
   ec.services = services_;
   ec.metrics = metrics_;
+  ec.health = &health_;
   endpoint_ = cluster::spawn_endpoint(sys, ec);
   watch(endpoint_, "endpoint");
   sys.registry().put(cluster::endpoint_name, caf::actor_cast<caf::strong_actor_ptr>(endpoint_));
@@ -159,6 +163,8 @@ void cluster_node::join(view_handler on_view) {
   mc.endpoint = endpoint_;
   mc.board = &board_;
   mc.metrics = metrics_;
+  mc.health = &health_;
+  mc.autoscale = &autoscale_;
   mc.on_view = std::move(on_view);
 #ifdef KLERNO_VERSION
   mc.app_version = KLERNO_VERSION;

@@ -32,6 +32,8 @@
 #include "cluster/metrics.hpp"
 #include "cluster/view.hpp"
 #include "config/settings.hpp"
+#include "runtime/autoscale.hpp"
+#include "runtime/health_board.hpp"
 #include "runtime/metrics.hpp"
 
 namespace klerno::node {
@@ -46,7 +48,10 @@ public:
   using view_handler =
     std::function<void(const cluster::view& previous, const cluster::view& current)>;
 
-  cluster_node(const config::settings& cfg, cluster::identity id, runtime::metrics::registry& reg);
+  /// `health` (this node's utilization for the heartbeats) and `autoscale` (where the up
+  /// members' utilization is published) must outlive the cluster node.
+  cluster_node(const config::settings& cfg, cluster::identity id, runtime::metrics::registry& reg,
+               const runtime::health_board& health, runtime::autoscale_board& autoscale);
   ~cluster_node();
 
   cluster_node(const cluster_node&) = delete;
@@ -94,6 +99,8 @@ private:
   cluster::identity id_;
   std::shared_ptr<cluster::cluster_metrics> metrics_;
   cluster::view_board board_;
+  const runtime::health_board& health_;
+  runtime::autoscale_board& autoscale_;
   caf::actor_system* sys_ = nullptr;
   failure_handler on_failure_;
   std::shared_ptr<std::atomic<bool>> stopping_; ///< set by stop(): exits are expected then

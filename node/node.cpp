@@ -43,6 +43,7 @@
 #include "http/routes.hpp"
 #include "http/server.hpp"
 #include "node/cluster_node.hpp"
+#include "runtime/autoscale.hpp"
 #include "runtime/errc.hpp"
 #include "runtime/health_board.hpp"
 #include "runtime/lifecycle.hpp"
@@ -296,6 +297,24 @@ actors::scoring::rules_config rules_config(const config::scoring_settings& c) {
 }
 
 /// The stateful signals' configuration.
+/// The formula's settings (percent targets become ratios).
+runtime::autoscale_policy autoscale_policy(const config::scaling_settings& c) {
+  runtime::autoscale_policy p;
+  p.min_replicas = c.min_replicas;
+  p.max_replicas = c.max_replicas;
+  p.target_cpu = c.target_cpu_utilization / 100.0;
+  p.target_memory = c.target_memory_utilization / 100.0;
+  p.tolerance = c.tolerance;
+  return p;
+}
+
+/// What the health actor needs for the autoscaling signal.
+struct autoscale_wiring {
+  std::shared_ptr<runtime::autoscale_metrics> metrics;
+  const runtime::autoscale_board* board = nullptr; ///< null outside a cluster
+  runtime::autoscale_policy policy;
+};
+
 actors::scoring::signal_config signal_config(const config::scoring_settings& c) {
   actors::scoring::signal_config s;
   s.velocity_max_tx = static_cast<int>(c.velocity_max_tx);
@@ -347,7 +366,7 @@ caf::actor spawn_migrator(caf::actor_system& sys, std::function<void(uint64_t)> 
 
 /// The supervisor tree of a node: root -> {health, storage {pools, writer, reads}, wallets}.
 runtime::supervisor_spec make_tree(const config::settings& cfg, caf::actor_system& sys,
-                                   runtime::health_board& board,
+                                   runtime::health_board& board, const autoscale_wiring& autoscale,
                                    runtime::metrics::counter_family& restarts,
                                    const actors::storage::metrics_ptr& storage_metrics,
                                    const std::shared_ptr<actors::wallet::wallet_metrics>& wallets,
@@ -381,10 +400,13 @@ runtime::supervisor_spec make_tree(const config::settings& cfg, caf::actor_syste
   health.shutdown_timeout = cfg.lifecycle.stop_timeout;
   bool with_db = !cfg.storage.database_url.empty();
   bool with_redis = edge && edge->redis_configured();
-  health.start = [&board, &cfg, with_db,
+  health.start = [&board, &autoscale, &cfg, with_db,
                   with_redis](caf::actor_system& sys) -> caf::expected<caf::actor> {
     actors::health_config hc;
     hc.board = &board;
+    hc.autoscale = autoscale.metrics;
+    hc.autoscale_board = autoscale.board;
+    hc.autoscale_policy = autoscale.policy;
     hc.sample_interval = cfg.health.check_interval;
     hc.check_timeout =
       std::min<std::chrono::milliseconds>(cfg.health.check_interval, std::chrono::seconds(2));
@@ -471,6 +493,7 @@ int run(const config::settings& cfg) {
   net::signal_set signals{control, SIGTERM, SIGINT};
   watchdog dog;
   runtime::health_board board;
+  runtime::autoscale_board autoscale_board; // the up members' utilization (published by membership)
   shutdown_sequence shutdown{control, cfg, board, dog};
   std::function<void()> wait_for_signal = [&] {
     signals.async_wait([&](boost::system::error_code ec, int sig) {
@@ -504,6 +527,11 @@ int run(const config::settings& cfg) {
   metrics.gauge("klerno_build_info", "Build of this node (value 1).", {"version"})
     .with({version()})
     .set(1);
+  // The autoscaling signal (runtime/autoscale.hpp): the health actor updates it on every sample.
+  autoscale_wiring autoscale;
+  autoscale.metrics = std::make_shared<runtime::autoscale_metrics>(metrics);
+  autoscale.board = cfg.cluster.enabled() ? &autoscale_board : nullptr;
+  autoscale.policy = autoscale_policy(cfg.scaling);
   auto& restarts = metrics.counter("klerno_actor_restarts_total",
                                    "Children restarted by a supervisor.", {"supervisor", "child"});
   http::http_metrics http_metrics{metrics};
@@ -540,7 +568,7 @@ int run(const config::settings& cfg) {
   std::optional<uint16_t> cluster_port;
   std::unique_ptr<cluster_node> member;
   if (cfg.cluster.enabled()) {
-    member = std::make_unique<cluster_node>(cfg, identity, metrics);
+    member = std::make_unique<cluster_node>(cfg, identity, metrics, board, autoscale_board);
     // SIGTERM: peers stop routing wallets here at once (this node serves out its grace period
     // through them), then the drained node marks itself exiting.
     shutdown.on_begin([&member] { member->leave(); });
@@ -573,9 +601,9 @@ int run(const config::settings& cfg) {
     components.add(
       "supervisor tree",
       [&] {
-        root =
-          runtime::spawn_supervisor(*sys, make_tree(cfg, *sys, board, restarts, storage_metrics,
-                                                    wallet_metrics, edge, cache_metrics));
+        root = runtime::spawn_supervisor(*sys, make_tree(cfg, *sys, board, autoscale, restarts,
+                                                         storage_metrics, wallet_metrics, edge,
+                                                         cache_metrics));
         root->attach_functor([&control, &shutdown, &root_exit, &sys](const caf::error& reason) {
           root_exit.set_value(reason);
           net::post(control, [&shutdown, &sys, reason] {

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,11 @@ struct health_snapshot {
   std::vector<check_status> checks; ///< one entry per check, in registration order
   process_stats process;            ///< sampled from /proc
   double cpu_percent = 0;           ///< process CPU since the previous sample (100 = 1 core)
+  /// cpu_percent as a fraction of the CPUs available to the process (runtime/utilization.hpp),
+  /// in [0, 1]; nullopt when the capacity is unknown
+  std::optional<double> cpu_utilization;
+  /// resident memory as a fraction of the process's memory limit, in [0, 1]; nullopt: unknown
+  std::optional<double> memory_utilization;
   std::chrono::system_clock::time_point sampled_at;
   uint64_t sequence = 0; ///< increments with every published snapshot
 };

@@ -247,3 +247,23 @@ TEST_CASE("a bootstrap node whose seeds are starting nodes forms the cluster the
   c.start("n1", {{"CLUSTER_BOOTSTRAP", "true"}, {"CLUSTER_SEEDS", n2.seed()}});
   c.wait_converged({"n1", "n2"});
 }
+
+TEST_CASE("the members of a two-node cluster count each other for the autoscaling signal",
+          "[cluster]") {
+  test_cluster c;
+  c.start("n1");
+  c.start("n2");
+  c.wait_converged({"n1", "n2"});
+  // Each node recomputes the signal on its next health sample (HEALTH_CHECK_INTERVAL 200 ms).
+  for (const auto& name : {"n1", "n2"}) {
+    auto& m = c.at(name);
+    INFO(name);
+    CHECK(poll_until([&] { return m.metric("klerno_autoscale_current_replicas") == 2.0; }));
+    auto desired = m.metric("klerno_desired_replicas");
+    CHECK(desired >= 2); // MIN_REPLICAS .. MAX_REPLICAS (defaults)
+    CHECK(desired <= 10);
+    auto memory = m.metric("klerno_memory_utilization_ratio");
+    CHECK(memory > 0);
+    CHECK(memory < 1);
+  }
+}

@@ -118,3 +118,27 @@ TEST_CASE("without METRICS_PORT the ports file reports no metrics port") {
   test_node node;
   CHECK_FALSE(node.ports().metrics.has_value());
 }
+
+TEST_CASE("a node exports its utilization and the autoscaling signal") {
+  // MIN_REPLICAS = MAX_REPLICAS = 3: whatever the utilization, the clamped signal must be 3.
+  test_node node{
+    {{"HEALTH_CHECK_INTERVAL", "200ms"}, {"MIN_REPLICAS", "3"}, {"MAX_REPLICAS", "3"}}};
+  auto text = node.get("/metrics").body;
+  INFO(text);
+  for (auto family : {"klerno_cpu_utilization_ratio", "klerno_memory_utilization_ratio",
+                      "klerno_desired_replicas", "klerno_autoscale_current_replicas"}) {
+    INFO(family);
+    CHECK(has_line_starting_with(text, std::string{"# TYPE "} + family + " gauge"));
+  }
+  auto cpu = sample(text, "klerno_cpu_utilization_ratio");
+  auto memory = sample(text, "klerno_memory_utilization_ratio");
+  REQUIRE(cpu);
+  REQUIRE(memory);
+  CHECK(*cpu >= 0);
+  CHECK(*cpu <= 1);
+  CHECK(*memory > 0); // a running process has resident memory
+  CHECK(*memory < 1);
+  // Outside a cluster the formula counts this node alone.
+  CHECK(sample(text, "klerno_autoscale_current_replicas") == 1.0);
+  CHECK(sample(text, "klerno_desired_replicas") == 3.0);
+}

@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "cluster/utilization.hpp"
 #include "proto/cluster.pb.h"
 
 namespace v1 = klerno::cluster::v1;
@@ -186,4 +187,39 @@ TEST_CASE("the other cluster messages survive the wire") {
   l.set_node_name("node-c");
   l.set_incarnation(3);
   CHECK(round_trip(l).incarnation() == 3);
+}
+
+TEST_CASE("heartbeats carry utilization since minor 2; absent reads as unknown, 0 as 0") {
+  CHECK(v1::PROTOCOL_MINOR >= 2);
+  v1::Heartbeat hb;
+  hb.set_version(v1::PROTOCOL_MINOR);
+  hb.set_cpu_utilization(0.0); // a measured 0 must stay distinguishable from "not sent"
+  hb.set_memory_utilization(0.42);
+  auto out = round_trip(hb);
+  REQUIRE(out.has_cpu_utilization());
+  CHECK(out.cpu_utilization() == 0.0);
+  REQUIRE(out.has_memory_utilization());
+  CHECK(out.memory_utilization() == 0.42);
+
+  // A minor-1 peer never sets them.
+  v1::HeartbeatAck old;
+  old.set_version(1);
+  old.set_seq(3);
+  auto ack = round_trip(old);
+  CHECK_FALSE(ack.has_cpu_utilization());
+  CHECK_FALSE(ack.has_memory_utilization());
+  auto u = klerno::cluster::utilization_of(ack);
+  CHECK_FALSE(u.cpu);
+  CHECK_FALSE(u.memory);
+}
+
+TEST_CASE("utilization is read as unknown when out of range and written only when known") {
+  v1::HeartbeatAck ack;
+  klerno::cluster::set_utilization(ack, klerno::runtime::member_utilization{0.5, std::nullopt});
+  CHECK(ack.has_cpu_utilization());
+  CHECK_FALSE(ack.has_memory_utilization());
+  ack.set_memory_utilization(1.5);
+  auto u = klerno::cluster::utilization_of(round_trip(ack));
+  CHECK(u.cpu == 0.5);
+  CHECK_FALSE(u.memory);
 }

@@ -333,6 +333,19 @@ TEST_CASE("booleans accept true/false, 1/0, yes/no and on/off in any case") {
   }
 }
 
+TEST_CASE("the autoscale tolerance is a number in [0, 1)") {
+  CHECK(load_env({}).scaling.tolerance == 0.1);
+  CHECK(load_env({{"AUTOSCALE_TOLERANCE", "0.25"}}).scaling.tolerance == 0.25);
+  CHECK(load_env({{"AUTOSCALE_TOLERANCE", "0"}}).scaling.tolerance == 0);
+  auto e = env_error({{"AUTOSCALE_TOLERANCE", "1"}});
+  CHECK(std::string{e.what()}
+        == R"(AUTOSCALE_TOLERANCE: "1" is not a number in [0, 1) like 0.1 (from environment))");
+  for (auto bad : {"", "-0.1", "1.5", "nan", "inf", "10%", "abc", "0.1 "}) {
+    INFO(bad);
+    CHECK(env_error({{"AUTOSCALE_TOLERANCE", bad}}).key() == "AUTOSCALE_TOLERANCE");
+  }
+}
+
 TEST_CASE("percentages accept a trailing % and must be above 0 and at most 100") {
   CHECK(load_env({{"TARGET_CPU_UTILIZATION", "50"}}).scaling.target_cpu_utilization == 50);
   CHECK(load_env({{"TARGET_CPU_UTILIZATION", "75%"}}).scaling.target_cpu_utilization == 75);
