@@ -8,6 +8,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/storage/messages.hpp"
+#include "runtime/mailbox_probe.hpp"
 #include "runtime/process_stats.hpp"
 #include "runtime/utilization.hpp"
 
@@ -145,7 +146,29 @@ void check_dependencies(health_pointer self) {
   }
 }
 
+/// Asks the main actors for their mailbox depth (answers set the gauges; no answer in time,
+/// nothing: the gauge keeps its last value and the actor's slowness shows elsewhere).
+void probe_mailboxes(health_pointer self) {
+  auto& st = self->state;
+  if (st.cfg.mailbox_depth == nullptr) {
+    return;
+  }
+  for (const auto& [label, name] : st.cfg.mailbox_probes) {
+    auto target = self->system().registry().get(name);
+    if (!target) {
+      continue;
+    }
+    auto* gauge = &st.cfg.mailbox_depth->with({label});
+    self
+      ->request(caf::actor_cast<caf::actor>(target), st.cfg.check_timeout,
+                runtime::mailbox_atom::value)
+      .then([gauge](uint64_t depth) { gauge->set(static_cast<double>(depth)); },
+            [](caf::error&) {});
+  }
+}
+
 health_actor::behavior_type health_impl(health_pointer self, health_config cfg) {
+  runtime::answer_mailbox_probes(self);
   for (const auto& dep : cfg.dependencies) {
     runtime::check_status status;
     status.name = dep.name;
@@ -171,6 +194,7 @@ health_actor::behavior_type health_impl(health_pointer self, health_config cfg) 
       st.capacity = runtime::read_capacity(); // a cgroup limit may change at run time
       sample(self);
       check_dependencies(self);
+      probe_mailboxes(self);
       st.next_tick = now + st.cfg.sample_interval;
       self->delayed_send(self, st.cfg.sample_interval, tick_atom::value);
     },

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -21,6 +22,7 @@
 
 #include "runtime/autoscale.hpp"
 #include "runtime/health_board.hpp"
+#include "runtime/metrics.hpp"
 
 namespace klerno::actors {
 
@@ -62,6 +64,10 @@ struct health_config {
   std::chrono::milliseconds max_scheduler_lag{1'000}; ///< a later tick marks "scheduler" failed
   std::chrono::milliseconds check_timeout{2'000};     ///< a dependency slower than this fails
   std::vector<dependency_check> dependencies;         ///< checked in this order
+  /// Registry names of the actors whose mailbox depth is sampled every `sample_interval` into
+  /// `mailbox_depth{actor=<label>}` (see runtime/mailbox_probe.hpp); absent actors are skipped.
+  std::vector<std::pair<std::string, caf::atom_value>> mailbox_probes;
+  runtime::metrics::gauge_family* mailbox_depth = nullptr; ///< klerno_actor_mailbox_depth{actor}
   /// The autoscaling signal, updated on every sample from this node's utilization and the up
   /// members' on `autoscale_board` (runtime/autoscale.hpp); null: not computed (tests).
   std::shared_ptr<runtime::autoscale_metrics> autoscale;

@@ -20,6 +20,7 @@
 #include "proto/cluster.pb.h"
 #include "runtime/errc.hpp"
 #include "runtime/logging.hpp"
+#include "runtime/mailbox_probe.hpp"
 
 namespace klerno::cluster {
 
@@ -929,6 +930,7 @@ void publish(membership_actor* self) {
 
 caf::behavior membership_impl(membership_actor* self, membership_config cfg) {
   auto& s = self->state;
+  runtime::answer_mailbox_probes(self);
   s.cfg = std::move(cfg);
   s.self_ref = member_ref{s.cfg.node_name, s.cfg.incarnation};
   self->set_down_handler([self](caf::down_msg& msg) {

@@ -35,6 +35,7 @@
 #include "actors/storage/url.hpp"
 #include "actors/wallet/region.hpp"
 #include "cluster/identity.hpp"
+#include "cluster/messages.hpp"
 #include "config/secret.hpp"
 #include "http/api/edge_guard.hpp"
 #include "http/metrics.hpp"
@@ -367,6 +368,7 @@ caf::actor spawn_migrator(caf::actor_system& sys, std::function<void(uint64_t)> 
 /// The supervisor tree of a node: root -> {health, storage {pools, writer, reads}, wallets}.
 runtime::supervisor_spec make_tree(const config::settings& cfg, caf::actor_system& sys,
                                    runtime::health_board& board, const autoscale_wiring& autoscale,
+                                   runtime::metrics::registry& metrics_registry,
                                    runtime::metrics::counter_family& restarts,
                                    const actors::storage::metrics_ptr& storage_metrics,
                                    const std::shared_ptr<actors::wallet::wallet_metrics>& wallets,
@@ -400,8 +402,12 @@ runtime::supervisor_spec make_tree(const config::settings& cfg, caf::actor_syste
   health.shutdown_timeout = cfg.lifecycle.stop_timeout;
   bool with_db = !cfg.storage.database_url.empty();
   bool with_redis = edge && edge->redis_configured();
-  health.start = [&board, &autoscale, &cfg, with_db,
-                  with_redis](caf::actor_system& sys) -> caf::expected<caf::actor> {
+  auto& mailbox_depth = metrics_registry.gauge(
+    "klerno_actor_mailbox_depth",
+    "Messages waiting in the mailbox of a main actor (sampled every HEALTH_CHECK_INTERVAL).",
+    {"actor"});
+  health.start = [&board, &autoscale, &cfg, with_db, with_redis,
+                  &mailbox_depth](caf::actor_system& sys) -> caf::expected<caf::actor> {
     actors::health_config hc;
     hc.board = &board;
     hc.autoscale = autoscale.metrics;
@@ -415,6 +421,20 @@ runtime::supervisor_spec make_tree(const config::settings& cfg, caf::actor_syste
       for (std::size_t i = 0; i < cfg.storage.database_read_urls.size(); ++i) {
         hc.dependencies.push_back(
           {"database_replica_" + std::to_string(i), actors::storage::replica_name(i), false});
+      }
+    }
+    hc.mailbox_depth = &mailbox_depth;
+    hc.mailbox_probes = {{"health", actors::health_name},
+                         {"alerts", actors::alerts::hub_name},
+                         {"wallets", actors::wallet::region_name},
+                         {"membership", cluster::membership_name}};
+    if (with_db) {
+      hc.mailbox_probes.push_back({"db_primary", actors::storage::primary_name});
+      hc.mailbox_probes.push_back({"db_writer", actors::storage::writer_name});
+      hc.mailbox_probes.push_back({"db_reads", actors::storage::reads_name});
+      for (std::size_t i = 0; i < cfg.storage.database_read_urls.size(); ++i) {
+        hc.mailbox_probes.push_back(
+          {"db_replica_" + std::to_string(i), actors::storage::replica_name(i)});
       }
     }
     if (with_redis) {
@@ -601,9 +621,9 @@ int run(const config::settings& cfg) {
     components.add(
       "supervisor tree",
       [&] {
-        root = runtime::spawn_supervisor(*sys, make_tree(cfg, *sys, board, autoscale, restarts,
-                                                         storage_metrics, wallet_metrics, edge,
-                                                         cache_metrics));
+        root = runtime::spawn_supervisor(*sys, make_tree(cfg, *sys, board, autoscale, metrics,
+                                                         restarts, storage_metrics, wallet_metrics,
+                                                         edge, cache_metrics));
         root->attach_functor([&control, &shutdown, &root_exit, &sys](const caf::error& reason) {
           root_exit.set_value(reason);
           net::post(control, [&shutdown, &sys, reason] {

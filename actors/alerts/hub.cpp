@@ -1,4 +1,5 @@
 #include "actors/alerts/hub.hpp"
+#include "runtime/mailbox_probe.hpp"
 
 #include <unordered_map>
 #include <unordered_set>
@@ -102,6 +103,7 @@ void deliver(hub_state& st, const alert_ptr& a) {
 }
 
 hub_actor::behavior_type hub_impl(hub_pointer self, hub_config cfg) {
+  runtime::answer_mailbox_probes(self);
   self->state.cfg = std::move(cfg);
   return {
     [self](subscribe_atom, subscription& sub) -> uint64_t { return subscribe(self->state, sub); },

@@ -18,6 +18,7 @@
 
 #include "runtime/errc.hpp"
 #include "runtime/logging.hpp"
+#include "runtime/mailbox_probe.hpp"
 
 namespace klerno::actors::storage {
 
@@ -419,6 +420,7 @@ bool on_connection_exit(pool_pointer self, const caf::exit_msg& msg) {
 }
 
 pool_actor::behavior_type pool_impl(pool_pointer self, pool_config cfg) {
+  runtime::answer_mailbox_probes(self);
   self->state.init(std::move(cfg));
   auto& st = self->state;
   for (std::size_t i = 0; i < st.cfg.min; ++i) {

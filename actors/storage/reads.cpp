@@ -10,6 +10,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "runtime/errc.hpp"
+#include "runtime/mailbox_probe.hpp"
 
 namespace klerno::actors::storage {
 
@@ -69,6 +70,7 @@ caf::result<T> lagging(reads_pointer self, Atom atom, Query& q) {
 }
 
 reads_actor::behavior_type reads_impl(reads_pointer self, reads_config cfg) {
+  runtime::answer_mailbox_probes(self);
   self->state.cfg = std::move(cfg);
   if (self->state.cfg.metrics) {
     self->state.fallbacks = &self->state.cfg.metrics->replica_fallbacks.with({});

@@ -13,6 +13,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "runtime/errc.hpp"
+#include "runtime/mailbox_probe.hpp"
 
 namespace klerno::actors::storage {
 
@@ -196,6 +197,7 @@ caf::result<stored_list> store(writer_pointer self, tx_list& rows) {
 }
 
 writer_impl_actor::behavior_type writer_impl(writer_pointer self, writer_config cfg) {
+  runtime::answer_mailbox_probes(self);
   self->state.init(std::move(cfg));
   self->set_exit_handler([self](caf::exit_msg& msg) {
     auto& st = self->state;

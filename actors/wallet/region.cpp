@@ -19,6 +19,7 @@
 #include "actors/storage/storage.hpp"
 #include "runtime/errc.hpp"
 #include "runtime/logging.hpp"
+#include "runtime/mailbox_probe.hpp"
 
 namespace klerno::actors::wallet {
 
@@ -555,6 +556,7 @@ caf::behavior region_impl(region_impl_actor* self, std::shared_ptr<const wallet_
     }
     st.names.erase(i);
   });
+  runtime::answer_mailbox_probes(self);
   // Wallets die with the region (they monitor it); stop them explicitly on a clean stop too.
   self->attach_functor([self] {
     for (auto& [addr, e] : self->state.wallets) {
