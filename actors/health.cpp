@@ -181,6 +181,7 @@ health_actor::behavior_type health_impl(health_pointer self, health_config cfg) 
   self->state.next_tick = std::chrono::steady_clock::now();
   sample(self);
   check_dependencies(self);
+  probe_mailboxes(self);
   self->state.next_tick += cfg.sample_interval;
   self->delayed_send(self, cfg.sample_interval, tick_atom::value);
   return {
