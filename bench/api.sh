@@ -25,19 +25,8 @@ done
 ensure_packages build bench pg
 build_release --target klerno-node >/dev/null
 
-work=$(mktemp -d /tmp/klerno-bench.XXXXXX)
-chmod 755 "$work" # the PostgreSQL servers may run as the postgres user
-node_pid=""
-cleanup() {
-  [ -n "$node_pid" ] && kill -TERM "$node_pid" 2>/dev/null && wait "$node_pid" 2>/dev/null || true
-  "$KLERNO_ROOT/scripts/pg" stop "$work/pg" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-log "starting a durable PostgreSQL (primary only) in $work/pg"
-"$KLERNO_ROOT/scripts/pg" start "$work/pg" --no-replica >/dev/null
-database_url=$(kv_get "$work/pg/env" DATABASE_URL)
+bench_workdir
+start_pg
 
 export KLERNO_BENCH_LUA="$KLERNO_ROOT/bench/lua"
 export KLERNO_BENCH_KEY=bench-api-key-0123456789

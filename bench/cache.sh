@@ -27,22 +27,10 @@ done
 ensure_packages build bench pg redis
 build_release --target klerno-node >/dev/null
 
-work=$(mktemp -d /tmp/klerno-bench.XXXXXX)
-chmod 755 "$work" # the PostgreSQL servers may run as the postgres user
-node_pid=""
-cleanup() {
-  [ -n "$node_pid" ] && kill -TERM "$node_pid" 2>/dev/null && wait "$node_pid" 2>/dev/null || true
-  "$KLERNO_ROOT/scripts/redis" stop "$work/redis" >/dev/null 2>&1 || true
-  "$KLERNO_ROOT/scripts/pg" stop "$work/pg" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+bench_workdir
 
-log "starting a durable PostgreSQL (primary only) in $work/pg and Redis in $work/redis"
-"$KLERNO_ROOT/scripts/pg" start "$work/pg" --no-replica >/dev/null
-"$KLERNO_ROOT/scripts/redis" start "$work/redis" >/dev/null
-database_url=$(kv_get "$work/pg/env" DATABASE_URL)
-redis_url=$(kv_get "$work/redis/env" REDIS_URL)
+start_pg
+start_redis
 
 export KLERNO_BENCH_LUA="$KLERNO_ROOT/bench/lua"
 export KLERNO_BENCH_KEY=bench-api-key-0123456789

@@ -33,3 +33,33 @@ stop_node() {
   kill -TERM "$node_pid" && wait "$node_pid" || true
   node_pid=""
 }
+
+# bench_workdir: a scratch directory $work for the servers and the node of one benchmark; on exit
+# the node (start_node), Redis and PostgreSQL started in it are stopped and it is removed.
+bench_workdir() {
+  work=$(mktemp -d /tmp/klerno-bench.XXXXXX)
+  chmod 755 "$work" # the PostgreSQL servers may run as the postgres user
+  node_pid=""
+  trap bench_cleanup EXIT
+}
+
+bench_cleanup() {
+  [ -n "${node_pid:-}" ] && kill -TERM "$node_pid" 2>/dev/null && wait "$node_pid" 2>/dev/null || true
+  "$KLERNO_ROOT/scripts/redis" stop "$work/redis" >/dev/null 2>&1 || true
+  "$KLERNO_ROOT/scripts/pg" stop "$work/pg" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+
+# start_pg [--fast]: a PostgreSQL primary (durable unless --fast) in $work/pg; sets database_url.
+start_pg() {
+  log "starting PostgreSQL (primary only${1:+, $1}) in $work/pg"
+  "$KLERNO_ROOT/scripts/pg" start "$work/pg" --no-replica "$@" >/dev/null
+  database_url=$(kv_get "$work/pg/env" DATABASE_URL)
+}
+
+# start_redis: a redis-server in $work/redis; sets redis_url.
+start_redis() {
+  log "starting Redis in $work/redis"
+  "$KLERNO_ROOT/scripts/redis" start "$work/redis" >/dev/null
+  redis_url=$(kv_get "$work/redis/env" REDIS_URL)
+}

@@ -31,25 +31,13 @@ done
 ensure_packages build bench pg redis
 build_release --target klerno-node bench_metrics_render >/dev/null
 
-work=$(mktemp -d /tmp/klerno-bench.XXXXXX)
-chmod 755 "$work" # the PostgreSQL servers may run as the postgres user
-node_pid=""
-cleanup() {
-  [ -n "$node_pid" ] && kill -TERM "$node_pid" 2>/dev/null && wait "$node_pid" 2>/dev/null || true
-  "$KLERNO_ROOT/scripts/redis" stop "$work/redis" >/dev/null 2>&1 || true
-  "$KLERNO_ROOT/scripts/pg" stop "$work/pg" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+bench_workdir
 
 echo "== 1. registry::render() in process ($iterations renders; synthetic node-sized registry)"
 "$KLERNO_BUILD_DIR/bench/bench_metrics_render" "$iterations" | sed 's/^/   /'
 
-log "starting PostgreSQL (primary only) in $work/pg and Redis in $work/redis"
-"$KLERNO_ROOT/scripts/pg" start "$work/pg" --no-replica --fast >/dev/null
-"$KLERNO_ROOT/scripts/redis" start "$work/redis" >/dev/null
-database_url=$(kv_get "$work/pg/env" DATABASE_URL)
-redis_url=$(kv_get "$work/redis/env" REDIS_URL)
+start_pg --fast
+start_redis
 
 KLERNO_BENCH_KEY=bench-api-key-0123456789
 start_node REDIS_URL="$redis_url" REDIS_KEY_PREFIX="bench$RANDOM:" RATE_LIMIT_ENABLED=true \
