@@ -188,8 +188,16 @@ db_actor::behavior_type connection_impl(connection_pointer self, connection_conf
     [self](ping_atom) {
       return run(self, 7, [&](session& s) {
         auto t0 = clock_type::now();
-        s.ping();
-        return caf::timespan{clock_type::now() - t0};
+        auto lag = s.ping();
+        auto took = caf::timespan{clock_type::now() - t0};
+        if (lag && self->state.cfg.metrics) {
+          auto& m = *self->state.cfg.metrics;
+          m.replica_lag_bytes.with({self->state.cfg.pool}).set(lag->bytes);
+          if (lag->seconds) {
+            m.replica_lag.with({self->state.cfg.pool}).set(*lag->seconds);
+          }
+        }
+        return took;
       });
     },
     [self](migrate_atom) {

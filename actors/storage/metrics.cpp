@@ -31,6 +31,14 @@ storage_metrics::storage_metrics(runtime::metrics::registry& reg)
                                batch_buckets())),
       replica_fallbacks(
         reg.counter("klerno_db_replica_fallbacks_total",
-                    "Reads sent to the primary because a replica was unavailable.")) {}
+                    "Reads sent to the primary because a replica was unavailable.")),
+      replica_lag(reg.gauge("klerno_db_replica_lag_seconds",
+                            "Replay delay of a replica behind the primary (0 when caught up), "
+                            "read by its health check.",
+                            {"pool"})),
+      replica_lag_bytes(reg.gauge("klerno_db_replica_lag_bytes",
+                                  "WAL a replica received and has not replayed yet, read by its "
+                                  "health check.",
+                                  {"pool"})) {}
 
 } // namespace klerno::actors::storage

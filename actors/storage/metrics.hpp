@@ -14,6 +14,9 @@
 // - klerno_db_circuit_opened_total{pool}                    counter
 // - klerno_db_writer_batch_rows                             histogram: rows per group commit
 // - klerno_db_replica_fallbacks_total                       counter: reads retried on the primary
+// - klerno_db_replica_lag_seconds{pool}                     gauge: a replica's replay delay, read
+//       by its health check (0 when caught up; absent until known)
+// - klerno_db_replica_lag_bytes{pool}                       gauge: WAL it received, not replayed
 
 #include <memory>
 
@@ -35,6 +38,8 @@ struct storage_metrics {
   runtime::metrics::counter_family& circuit_opened;
   runtime::metrics::histogram_family& batch_rows;
   runtime::metrics::counter_family& replica_fallbacks;
+  runtime::metrics::gauge_family& replica_lag;
+  runtime::metrics::gauge_family& replica_lag_bytes;
 };
 
 /// Shared by the storage actors of a node.

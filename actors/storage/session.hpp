@@ -34,8 +34,16 @@ public:
   /// Closes the connection (no-op when closed).
   virtual void disconnect() noexcept = 0;
 
-  /// Runs a trivial statement (`SELECT 1`).
-  virtual void ping() = 0;
+  /// How far a standby's replay is behind what it received from the primary.
+  struct replay_lag {
+    double bytes = 0;              ///< WAL received but not replayed yet
+    std::optional<double> seconds; ///< age of the last replayed transaction while behind (0 when
+                                   ///< caught up); unknown before the first replayed transaction
+  };
+
+  /// Runs a trivial statement that also reads, on a standby, its replay lag (nullopt on a
+  /// primary).
+  virtual std::optional<replay_lag> ping() = 0;
 
   /// Applies the pending versioned migrations, each in its own transaction, under a
   /// database-wide advisory lock (nodes starting at once wait for each other), recording each in

@@ -27,7 +27,9 @@ TEST_CASE("lagging reads answer while the replica has not replayed the schema ye
     10s);
   REQUIRE(paused);
 
-  test_node node{db_settings(cluster.url(), cluster.replica_url())};
+  auto settings = db_settings(cluster.url(), cluster.replica_url());
+  settings["HEALTH_CHECK_INTERVAL"] = "300ms"; // the replica's lag is read by its health check
+  test_node node{settings};
   // The node migrated the primary and is ready; the replica has not seen the schema.
   REQUIRE_FALSE(psql_succeeds(cluster.replica_url(), "SELECT count(*) FROM txs"));
   const auto wallet = unique_id("rLag");
@@ -49,7 +51,21 @@ TEST_CASE("lagging reads answer while the replica has not replayed the schema ye
     }
   }
 
+  // The replica reports that it is behind: it received WAL it has not replayed.
+  const std::string lag_bytes = "klerno_db_replica_lag_bytes{pool=\"replica0\"}";
+  const std::string lag_series = "klerno_db_replica_lag_seconds{pool=\"replica0\"}";
+  CHECK(poll_until([&] { return metric(node, lag_bytes) > 0; }, 10s));
+
   cluster.superuser_sql(server::streaming, "SELECT pg_wal_replay_resume()");
+  // ... and that it caught up once replay resumes.
+  CHECK(poll_until(
+    [&] {
+      auto text = node.get("/metrics").body;
+      auto seconds = metric_sample(text, lag_series);
+      auto bytes = metric_sample(text, lag_bytes);
+      return seconds && *seconds == 0 && bytes && *bytes == 0;
+    },
+    30s));
   // Once the replica has caught up, the reads answer with the stored row.
   for (const auto& target : reads) {
     http_response res;

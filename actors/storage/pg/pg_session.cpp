@@ -215,10 +215,24 @@ public:
     }
   }
 
-  void ping() override {
-    guarded([&](pqxx::connection& c) {
+  std::optional<replay_lag> ping() override {
+    return guarded([&](pqxx::connection& c) -> std::optional<replay_lag> {
       pqxx::nontransaction n{c};
-      n.exec("SELECT 1");
+      // Caught up when everything received is replayed (an idle primary sends nothing, so the
+      // age of the last replayed transaction alone would grow forever).
+      auto r = n.exec("SELECT pg_is_in_recovery(),"
+                      " pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()),"
+                      " CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0"
+                      " ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) END");
+      if (r.empty() || !r[0][0].as<bool>()) {
+        return std::nullopt;
+      }
+      replay_lag lag;
+      lag.bytes = r[0][1].is_null() ? 0.0 : std::max(0.0, r[0][1].as<double>());
+      if (!r[0][2].is_null()) {
+        lag.seconds = std::max(0.0, r[0][2].as<double>());
+      }
+      return lag;
     });
   }
 

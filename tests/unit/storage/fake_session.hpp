@@ -63,7 +63,9 @@ public:
     connected_ = false;
   }
 
-  void ping() override {}
+  std::optional<replay_lag> ping() override {
+    return std::nullopt;
+  }
 
   std::size_t migrate() override {
     return 2;
