@@ -189,7 +189,7 @@ TEST_CASE("the other cluster messages survive the wire") {
   CHECK(round_trip(l).incarnation() == 3);
 }
 
-TEST_CASE("heartbeats carry utilization since minor 2; absent reads as unknown, 0 as 0") {
+TEST_CASE("heartbeats carry utilization since minor 2, absent reads as unknown and 0 as 0") {
   CHECK(v1::PROTOCOL_MINOR >= 2);
   v1::Heartbeat hb;
   hb.set_version(v1::PROTOCOL_MINOR);
