@@ -85,7 +85,15 @@ autoscale_metrics::autoscale_metrics(metrics::registry& reg)
                          .gauge("klerno_autoscale_current_replicas",
                                 "Members counted by the autoscaling formula (up members, 1 "
                                 "outside a cluster).")
-                         .with({})) {}
+                         .with({})) {
+  // Unknown until the health actor's first sample: a 0 would read as an idle node (and a desired
+  // count of 0) to an autoscaler scraping a node that just started.
+  constexpr auto nan = std::numeric_limits<double>::quiet_NaN();
+  cpu_utilization.set(nan);
+  memory_utilization.set(nan);
+  desired_replicas.set(nan);
+  current_replicas.set(nan);
+}
 
 void autoscale_metrics::update(const member_utilization& self,
                                const autoscale_decision& d) noexcept {

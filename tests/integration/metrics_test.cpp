@@ -123,8 +123,15 @@ TEST_CASE("a node exports its utilization and the autoscaling signal") {
   // MIN_REPLICAS = MAX_REPLICAS = 3: whatever the utilization, the clamped signal must be 3.
   test_node node{
     {{"HEALTH_CHECK_INTERVAL", "200ms"}, {"MIN_REPLICAS", "3"}, {"MAX_REPLICAS", "3"}}};
-  auto text = node.get("/metrics").body;
+  // The gauges are NaN (unknown) until the health actor's first sample.
+  std::string text;
+  bool sampled = poll_until([&] {
+    text = node.get("/metrics").body;
+    auto m = sample(text, "klerno_memory_utilization_ratio");
+    return m && *m > 0;
+  });
   INFO(text);
+  CHECK(sampled);
   for (auto family : {"klerno_cpu_utilization_ratio", "klerno_memory_utilization_ratio",
                       "klerno_desired_replicas", "klerno_autoscale_current_replicas"}) {
     INFO(family);
