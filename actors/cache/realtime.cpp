@@ -125,14 +125,20 @@ std::string to_json(const realtime_series& s) {
     out += ",\"to\":";
     append_minute(out, s.series.back().start + 60);
   }
-  out += ",\"totals\":{\"transactions\":";
-  out += std::to_string(s.transactions);
-  out += ",\"alerts\":";
-  out += std::to_string(s.alerts);
-  out += ",\"volume\":";
-  append_volume(out, s.volume);
-  out += ",\"unique_wallets\":";
-  out += std::to_string(s.unique_wallets);
+  // The four figures of the totals and of every minute.
+  auto append_figures = [&out](uint64_t transactions, uint64_t alerts, double volume,
+                               uint64_t unique_wallets) {
+    out += "\"transactions\":";
+    out += std::to_string(transactions);
+    out += ",\"alerts\":";
+    out += std::to_string(alerts);
+    out += ",\"volume\":";
+    append_volume(out, volume);
+    out += ",\"unique_wallets\":";
+    out += std::to_string(unique_wallets);
+  };
+  out += ",\"totals\":{";
+  append_figures(s.transactions, s.alerts, s.volume, s.unique_wallets);
   out += "},\"series\":[";
   bool first = true;
   for (const auto& m : s.series) {
@@ -144,14 +150,8 @@ std::string to_json(const realtime_series& s) {
     append_minute(out, m.start);
     out += ",\"start\":";
     out += std::to_string(m.start);
-    out += ",\"transactions\":";
-    out += std::to_string(m.transactions);
-    out += ",\"alerts\":";
-    out += std::to_string(m.alerts);
-    out += ",\"volume\":";
-    append_volume(out, m.volume);
-    out += ",\"unique_wallets\":";
-    out += std::to_string(m.unique_wallets);
+    out += ',';
+    append_figures(m.transactions, m.alerts, m.volume, m.unique_wallets);
     out += ",\"buckets\":";
     append_counts(out, m.buckets);
     out += ",\"categories\":";
