@@ -69,9 +69,11 @@ public:
   /// Returns whether `Authorization: Bearer` tokens are accepted (sessions are configured).
   virtual bool accepts_bearer() const noexcept = 0;
 
-  /// Called by the server on io thread `worker` when it stops, before the thread ends: release
-  /// what runs on that thread's io_context (connections, timers), or the thread cannot finish.
-  virtual void close_worker(std::size_t worker) = 0;
+  /// Called by the server when it stops: release what runs on io thread `worker`'s io_context
+  /// (connections, timers), or the thread cannot finish. `ran`: called on that io thread, which
+  /// still runs its loop (work may be posted to finish the release); false: the thread never
+  /// ran (the server failed before starting) and everything must be released in this call.
+  virtual void close_worker(std::size_t worker, bool ran) = 0;
 };
 
 } // namespace klerno::http

@@ -213,9 +213,9 @@ void server::stop() {
     // go first, so nothing keeps the io_context busy. Never started: no io thread runs, close here.
     for (std::size_t i = 0; i < workers_.size(); ++i) {
       if (started_) {
-        workers_[i]->post([g = guard_, i] { g->close_worker(i); });
+        workers_[i]->post([g = guard_, i] { g->close_worker(i, true); });
       } else {
-        guard_->close_worker(i);
+        guard_->close_worker(i, false);
       }
     }
   }

@@ -571,6 +571,7 @@ int run(const config::settings& cfg) {
     ec.api_key_scope = http::api::api_key_scope(cfg.auth.api_key.reveal());
     ec.node_name = identity.node_name;
     ec.risk_threshold = cfg.api.risk_threshold;
+    ec.page_limit_default = cfg.api.page_limit_default;
     ec.connect = [cache_metrics](net::io_context& ioc, cache::redis::connection_config cc) {
       return cache::redis::make_hiredis_connection(ioc, std::move(cc), cache_metrics);
     };

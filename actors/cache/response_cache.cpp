@@ -453,6 +453,11 @@ void response_cache::invalidate(std::vector<std::string> generations,
     }
     if (!ok) {
       trust_.suspend();
+      // Orphan every generational entry now (the connection may still be up: an overloaded
+      // or refused command), not only at this node's next lookup or reconnection.
+      if (conn_.connected()) {
+        bump_epoch();
+      }
     }
     if (metrics_) {
       metrics_->cache_invalidations.with({ok ? "ok" : "failed"}).inc();

@@ -33,7 +33,14 @@ struct cache_policy {
 };
 
 /// Returns the policy of a GET to `pattern`, or nullopt when its answers are not cached.
-std::optional<cache_policy> policy_for(const guarded_request& r) {
+std::optional<cache_policy> policy_for(const guarded_request& r, const edge_config& cfg) {
+  auto query = normalize_query(r.query);
+  if (!query) {
+    return std::nullopt; // a repeated parameter: not cached
+  }
+  // The node's defaults decide answers to queries that leave them out: nodes configured
+  // differently must not share entries.
+  auto defaults = fmt::format("#d{},{}", cfg.risk_threshold, cfg.page_limit_default);
   const auto& pattern = r.target->pattern;
   if (pattern == "/transactions/{tx_id}") {
     for (const auto& [name, value] : *r.params) {
@@ -48,17 +55,17 @@ std::optional<cache_policy> policy_for(const guarded_request& r) {
     if (!wallet || wallet->empty()) {
       return std::nullopt; // a 400: nothing to cache
     }
-    return cache_policy{"list?" + normalize_query(r.query), {"w:" + *wallet}};
+    return cache_policy{"list?" + *query + defaults, {"w:" + *wallet}};
   }
   if (pattern == "/alerts") {
-    return cache_policy{"alerts?" + normalize_query(r.query), {"tx"}};
+    return cache_policy{"alerts?" + *query + defaults, {"tx"}};
   }
   if (pattern == "/analytics/summary") {
     // The window ends today (UTC): tomorrow the same query means other days.
     auto now = std::time(nullptr);
     std::tm tm{};
     gmtime_r(&now, &tm);
-    return cache_policy{fmt::format("summary?{}#{:04}-{:02}-{:02}", normalize_query(r.query),
+    return cache_policy{fmt::format("summary?{}{}#{:04}-{:02}-{:02}", *query, defaults,
                                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday),
                         {"tx"}};
   }
@@ -223,27 +230,36 @@ std::string client_address(const net::ip::tcp::endpoint& peer, std::string_view 
   return chosen.empty() ? peer_addr.to_string() : chosen;
 }
 
-std::string normalize_query(std::string_view query) {
-  std::vector<std::string_view> parts;
+std::optional<std::string> normalize_query(std::string_view query) {
+  std::vector<std::pair<std::string, std::string>> params; // decoded name, decoded value
   std::size_t start = 0;
   while (start <= query.size()) {
     auto amp = query.find('&', start);
     auto part = query.substr(start, amp == std::string_view::npos ? query.npos : amp - start);
     if (!part.empty()) {
-      parts.push_back(part);
+      auto eq = part.find('=');
+      auto name = percent_decode(part.substr(0, eq));
+      auto value =
+        eq == std::string_view::npos ? std::string{} : percent_decode(part.substr(eq + 1));
+      params.emplace_back(std::move(name), std::move(value));
     }
     if (amp == std::string_view::npos) {
       break;
     }
     start = amp + 1;
   }
-  std::stable_sort(parts.begin(), parts.end(), [](std::string_view a, std::string_view b) {
-    return a.substr(0, a.find('=')) < b.substr(0, b.find('='));
-  });
+  std::sort(params.begin(), params.end());
+  for (std::size_t k = 1; k < params.size(); ++k) {
+    if (params[k].first == params[k - 1].first) {
+      return std::nullopt; // which one a handler reads is not the cache's business
+    }
+  }
   std::string out;
-  for (auto p : parts) {
+  for (const auto& [name, value] : params) {
     out += out.empty() ? "" : "&";
-    out += p;
+    out += percent_encode(name);
+    out += '=';
+    out += percent_encode(value);
   }
   return out;
 }
@@ -338,7 +354,7 @@ cache::realtime_counters* edge_guard::realtime(std::size_t worker) {
   return worker < workers_.size() ? workers_[worker]->realtime.get() : nullptr;
 }
 
-void edge_guard::close_worker(std::size_t i) {
+void edge_guard::close_worker(std::size_t i, bool ran) {
   if (i >= workers_.size()) {
     return;
   }
@@ -351,16 +367,22 @@ void edge_guard::close_worker(std::size_t i) {
     return;
   }
   w.conn->close();
-  // The services go once the failures that close() posted have run (posted after them), while
-  // the io_context still exists.
-  auto* home = &w;
-  net::post(*w.ioc, [home] {
+  auto release = [home = &w] {
     home->realtime.reset();
     home->responses.reset();
     home->sessions.reset();
     home->limiter.reset();
     home->conn.reset();
-  });
+  };
+  if (!ran) {
+    // No loop ever ran: nothing is in flight, and nothing posted would run. Release now, while
+    // the io_context (which the connection's timers and socket belong to) still exists.
+    release();
+    return;
+  }
+  // The services go once the failures that close() posted have run (posted after them), while
+  // the io_context still exists.
+  net::post(*w.ioc, release);
 }
 
 void edge_guard::admit(const guarded_request& r, responder done, run_handler run) {
@@ -461,7 +483,7 @@ void edge_guard::check_rate(const std::shared_ptr<request_state>& st) {
 void edge_guard::serve(const std::shared_ptr<request_state>& st) {
   auto method = st->req.req->method();
   bool get = method == verb::get || method == verb::head;
-  auto policy = get ? policy_for(st->req) : std::nullopt;
+  auto policy = get ? policy_for(st->req, cfg_) : std::nullopt;
   if (!policy) {
     if (st->headers.empty()) {
       st->run(st->done, run_options{st->scope, false});
@@ -545,25 +567,30 @@ void edge_guard::run_intercepted(const std::shared_ptr<request_state>& st, bool 
 }
 
 void edge_guard::after_store(std::size_t worker,
-                             const std::vector<const actors::model::transaction*>& rows,
+                             const std::vector<const actors::model::transaction*>& stored,
+                             const std::vector<const actors::model::transaction*>& repeated,
                              std::function<void()> then) {
   auto* w = worker < workers_.size() ? workers_[worker].get() : nullptr;
-  if (w == nullptr || !w->responses || rows.empty()) {
+  if (w == nullptr || !w->responses || (stored.empty() && repeated.empty())) {
     then();
     return;
   }
   std::vector<std::string> gens{"tx"};
-  std::vector<cache::realtime_event> events;
-  auto now = std::chrono::system_clock::now();
-  for (const auto* tx : rows) {
-    for (const auto* addr : {&tx->from_addr, &tx->to_addr}) {
-      if (!addr->empty()) {
-        auto g = "w:" + *addr;
-        if (std::find(gens.begin(), gens.end(), g) == gens.end()) {
-          gens.push_back(std::move(g));
+  for (const auto* list : {&stored, &repeated}) {
+    for (const auto* tx : *list) {
+      for (const auto* addr : {&tx->from_addr, &tx->to_addr}) {
+        if (!addr->empty()) {
+          auto g = "w:" + *addr;
+          if (std::find(gens.begin(), gens.end(), g) == gens.end()) {
+            gens.push_back(std::move(g));
+          }
         }
       }
     }
+  }
+  std::vector<cache::realtime_event> events;
+  auto now = std::chrono::system_clock::now();
+  for (const auto* tx : stored) {
     cache::realtime_event e;
     e.at = now;
     e.bucket = tx->risk_bucket;
@@ -574,7 +601,9 @@ void edge_guard::after_store(std::size_t worker,
     e.to_addr = tx->to_addr;
     events.push_back(std::move(e));
   }
-  w->realtime->record(events, nullptr);
+  if (!events.empty()) {
+    w->realtime->record(events, nullptr);
+  }
   // A large batch names thousands of wallets: bump them in pipelines of bounded size, one after
   // the other, so a batch never exceeds REDIS_MAX_PENDING on its own.
   auto chunk =
@@ -591,9 +620,10 @@ void edge_guard::after_store(std::size_t worker,
     std::vector<std::string> part(pending->begin() + static_cast<std::ptrdiff_t>(from),
                                   pending->begin() + static_cast<std::ptrdiff_t>(to));
     auto next = weak.lock();
-    w->responses->invalidate(std::move(part), [next, to, then](bool ok) {
-      // A failed bump suspended the cache already: the rest need not be bumped.
-      if (!ok || !next) {
+    w->responses->invalidate(std::move(part), [next, to, then](bool) {
+      // A failed bump suspended the cache and bumps the epoch; the rest are still bumped, so
+      // the damage stays small if the epoch cannot be bumped either.
+      if (!next) {
         then();
         return;
       }

@@ -58,6 +58,7 @@ struct edge_config {
   std::string api_key_scope;                    ///< api_key_scope(API_KEY)
   std::string node_name;                        ///< for CLIENT SETNAME
   int risk_threshold = 75;                      ///< RISK_THRESHOLD (alerts in the counters)
+  std::size_t page_limit_default = 50;          ///< PAGE_LIMIT_DEFAULT (part of cache keys)
   /// Makes the Redis connection of an io thread (the node passes the hiredis implementation,
   /// tests may pass a fake).
   std::function<std::shared_ptr<cache::redis::connection>(boost::asio::io_context&,
@@ -78,8 +79,9 @@ std::string client_address(const boost::asio::ip::tcp::endpoint& peer,
 /// Returns whether `addr` lies in `net`.
 bool in_network(const boost::asio::ip::address& addr, const config::ip_network& net) noexcept;
 
-/// Returns `query` with its parameters sorted (the cache key of a query string).
-std::string normalize_query(std::string_view query);
+/// Returns `query` as a cache key: its parameters decoded, sorted by name and encoded again; or
+/// nullopt when a name repeats (such a query is not cached).
+std::optional<std::string> normalize_query(std::string_view query);
 
 /// The request guard of a node (see the file comment).
 class edge_guard final : public request_guard {
@@ -92,7 +94,7 @@ public:
 
   void admit(const guarded_request& r, responder done, run_handler run) override;
   bool accepts_bearer() const noexcept override;
-  void close_worker(std::size_t worker) override;
+  void close_worker(std::size_t worker, bool ran) override;
 
   /// Returns whether REDIS_URL is set.
   bool redis_configured() const noexcept {
@@ -108,11 +110,13 @@ public:
   /// Returns the real-time counters of io thread `worker`, or null without Redis.
   cache::realtime_counters* realtime(std::size_t worker);
 
-  /// Called on io thread `worker` after `rows` were newly stored, before the write is answered:
-  /// bumps their generations and adds them to the real-time counters, then calls `then` (on the
-  /// same thread; at once without Redis). A failed bump suspends the cache (see
-  /// actors/cache/response_cache.hpp): the write is still answered.
-  void after_store(std::size_t worker, const std::vector<const actors::model::transaction*>& rows,
+  /// Called on io thread `worker` after a store, before it is answered: bumps the generations
+  /// of the `stored` rows and of the `repeated` ones (already stored: a retry after a lost
+  /// answer must not leave caches that predate the first attempt), adds the `stored` ones to the
+  /// real-time counters, then calls `then` (on the same thread; at once without Redis). A failed
+  /// bump suspends the cache (see actors/cache/response_cache.hpp): the write is still answered.
+  void after_store(std::size_t worker, const std::vector<const actors::model::transaction*>& stored,
+                   const std::vector<const actors::model::transaction*>& repeated,
                    std::function<void()> then);
 
   /// Checks Redis (PING, INFO memory and clients) on the first io thread; `done` runs there.

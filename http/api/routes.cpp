@@ -366,13 +366,15 @@ void store_tx(const api_context& ctx, request_context& rc, const responder& done
       if (!owner.empty()) {
         res.set("X-Klerno-Owner", owner);
       }
-      if (!s.inserted || !edge) {
+      if (!edge) {
         done(std::move(res));
         return;
       }
-      // Caches that may hold an answer without this row are invalidated before
-      // the client hears of it.
-      edge->after_store(worker, {&s.row},
+      // Caches that may hold an answer without this row are invalidated before the client
+      // hears of it (a repeat too: its first attempt's answer may have been lost).
+      std::vector<const transaction*> row{&s.row};
+      edge->after_store(worker, s.inserted ? row : std::vector<const transaction*>{},
+                        s.inserted ? std::vector<const transaction*>{} : row,
                         [done, res = std::move(res)]() mutable { done(std::move(res)); });
     });
 }
@@ -435,6 +437,7 @@ void store_batch(const api_context& ctx, request_context& rc, const responder& d
       std::size_t stored = 0;
       std::size_t duplicates = 0;
       std::vector<const transaction*> inserted;
+      std::vector<const transaction*> repeated;
       for (std::size_t k = 0; k < positions->size() && k < reply.size(); ++k) {
         auto i = (*positions)[k];
         auto& o = reply[k];
@@ -453,20 +456,18 @@ void store_batch(const api_context& ctx, request_context& rc, const responder& d
         }
         const auto& s = o.result;
         ++(s.inserted ? stored : duplicates);
-        if (s.inserted) {
-          inserted.push_back(&s.row);
-        }
+        (s.inserted ? inserted : repeated).push_back(&s.row);
         tally->add(s.row, threshold);
         fmt::format_to(std::back_inserter(out), "{{\"index\":{},\"status\":{},\"transaction\":", i,
                        s.inserted ? 201 : 200);
         append_json(out, s.row);
         out += '}';
       }
-      if (inserted.empty() || !edge) {
+      if ((inserted.empty() && repeated.empty()) || !edge) {
         finish(stored, duplicates);
         return;
       }
-      edge->after_store(worker, inserted,
+      edge->after_store(worker, inserted, repeated,
                         [finish, stored, duplicates] { finish(stored, duplicates); });
     });
 }

@@ -183,6 +183,33 @@ TEST_CASE("a batch that names more wallets than one Redis pipeline holds invalid
   }
 }
 
+TEST_CASE("a repeated store invalidates what its first attempt may not have", "[cache]") {
+  scratch_database db;
+  const auto redis = shared_redis_url();
+  const auto prefix = unique_prefix();
+  test_node a{cache_settings(db.primary_url(), {}, redis, prefix)};
+  // A node of the same database that invalidates nothing (no Redis): its store stands for a
+  // first attempt that committed but whose answer (and invalidation) was lost.
+  test_node lost{db_settings(db.primary_url())};
+  const auto wallet = unique_id("rRetry");
+  const std::string list = "/transactions?wallet=" + wallet;
+  REQUIRE(get(a, list).status == 200);
+  auto cached = get(a, list);
+  REQUIRE(cached.header(cache_header) == "l1");
+
+  auto tx = make_tx("cache-retry", wallet, unique_id("rTo"), 12);
+  require_status_json(post(lost, "/transactions", tx), 201);
+  // The precondition: A's cache does not know about that commit.
+  auto stale = require_status_json(get(a, list), 200);
+  REQUIRE(stale["items"].empty());
+
+  // The client retries through A: a repeat (200), and from now on no node hides the row.
+  require_status_json(post(a, "/transactions", tx), 200);
+  auto fresh = require_status_json(get(a, list), 200);
+  REQUIRE(fresh["items"].size() == 1);
+  CHECK(fresh["items"][0]["tx_id"] == tx["tx_id"]);
+}
+
 TEST_CASE("If-None-Match with the current ETag gets 304 without a body, with or without the cache",
           "[cache]") {
   scratch_database db;
