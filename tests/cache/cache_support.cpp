@@ -1,28 +1,13 @@
 #include "tests/cache/cache_support.hpp"
-#include "tests/support/env_file.hpp"
 
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 
 #include <catch2/catch.hpp>
 
-#ifndef KLERNO_REDIS_SCRIPT
-#  error "KLERNO_REDIS_SCRIPT must name scripts/redis"
-#endif
-#ifndef KLERNO_REDIS_BASE
-#  error "KLERNO_REDIS_BASE must name the directory for private redis-servers"
-#endif
+#include "tests/support/env_file.hpp"
 
 namespace klerno::test::cache_tests {
-
-namespace {
-
-std::string redis_script() {
-  return KLERNO_REDIS_SCRIPT;
-}
-
-} // namespace
 
 std::string shared_redis_url() {
   const char* file = std::getenv("KLERNO_REDIS_ENV_FILE");
@@ -65,38 +50,6 @@ http_response api_get(const test_node& node, std::string_view target, const head
 double cache_requests(const test_node& node, const std::string& level, const std::string& result) {
   return api::metric(node, "klerno_cache_requests_total{level=\"" + level + "\",result=\"" + result
                              + "\"}");
-}
-
-// -- private_redis ------------------------------------------------------------------------------
-
-private_redis::private_redis(const std::string& name)
-    : dir_(std::string{KLERNO_REDIS_BASE} + "/redis-" + api::unique_id(name)) {
-  try {
-    api::require_command(redis_script() + " start " + api::shell_quote(dir_));
-    url_ = env_file_value(dir_ + "/env", "REDIS_URL");
-    INFO("env file " << dir_ << "/env");
-    REQUIRE_FALSE(url_.empty());
-  } catch (...) {
-    api::run_command(redis_script() + " stop " + api::shell_quote(dir_));
-    throw;
-  }
-}
-
-private_redis::~private_redis() {
-  api::run_command(redis_script() + " stop " + api::shell_quote(dir_));
-  std::error_code ec;
-  std::filesystem::remove_all(dir_, ec);
-}
-
-void private_redis::kill() {
-  api::require_command(redis_script() + " kill " + api::shell_quote(dir_));
-}
-
-void private_redis::start() {
-  api::require_command(redis_script() + " start " + api::shell_quote(dir_));
-  auto url = env_file_value(dir_ + "/env", "REDIS_URL");
-  INFO("before: " << url_ << ", after: " << url);
-  REQUIRE(url == url_);
 }
 
 } // namespace klerno::test::cache_tests

@@ -14,6 +14,7 @@
 
 #include "tests/api/api_support.hpp"
 #include "tests/integration/node_fixture.hpp"
+#include "tests/support/private_redis.hpp"
 
 namespace klerno::test::cache_tests {
 
@@ -43,31 +44,7 @@ http_response api_get(const test_node& node, std::string_view target,
 /// Returns klerno_cache_requests_total{level=<level>,result=<result>} of `node`.
 double cache_requests(const test_node& node, const std::string& level, const std::string& result);
 
-/// A redis-server of its own (scripts/redis in <build>/redis-<name>-<random>), for a test that
-/// kills Redis: started by the constructor, stopped (and its directory removed) by the
-/// destructor, also on failure.
-class private_redis {
-public:
-  explicit private_redis(const std::string& name);
-  ~private_redis();
-
-  private_redis(const private_redis&) = delete;
-  private_redis& operator=(const private_redis&) = delete;
-
-  /// Returns its REDIS_URL.
-  const std::string& url() const noexcept {
-    return url_;
-  }
-
-  /// Kills the server with SIGKILL (scripts/redis kill) and waits until it is gone.
-  void kill();
-
-  /// Starts the server again on the same port; fails the test when the port changed.
-  void start();
-
-private:
-  std::string dir_;
-  std::string url_;
-};
+/// A redis-server of the test's own (tests/support/private_redis.hpp).
+using klerno::test::private_redis;
 
 } // namespace klerno::test::cache_tests

@@ -12,6 +12,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "actors/cache/redis/connection.hpp"
+#include "tests/support/private_redis.hpp"
 
 namespace klerno::test {
 
@@ -40,27 +41,5 @@ connect(boost::asio::io_context& ioc, const std::string& url, cache::metrics_ptr
 /// reply comes (for set-up and checks in tests, never in product code).
 cache::redis::reply sync_command(boost::asio::io_context& ioc, cache::redis::connection& conn,
                                  cache::redis::command cmd);
-
-/// A redis-server of its own (scripts/redis in <build>/redis-<name>), for tests that stop or
-/// kill Redis. Started by the constructor, stopped by the destructor (also on failure).
-class private_redis {
-public:
-  explicit private_redis(const std::string& name);
-  ~private_redis();
-  private_redis(const private_redis&) = delete;
-  private_redis& operator=(const private_redis&) = delete;
-
-  std::string url() const;
-  uint16_t port() const noexcept {
-    return port_;
-  }
-  void stop();  ///< shutdown (no save)
-  void kill();  ///< SIGKILL
-  void start(); ///< again, on the same port
-
-private:
-  std::string dir_;
-  uint16_t port_ = 0;
-};
 
 } // namespace klerno::test
