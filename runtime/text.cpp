@@ -66,6 +66,16 @@ std::string rfc3339(std::chrono::system_clock::time_point tp) {
   return out;
 }
 
+std::string_view trim_ows(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
 int hex_digit_value(char c) noexcept {
   if (c >= '0' && c <= '9') {
     return c - '0';

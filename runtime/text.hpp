@@ -23,6 +23,9 @@ void append_rfc3339(std::string& out, std::chrono::system_clock::time_point tp);
 /// Returns `tp` as RFC 3339 UTC with milliseconds.
 std::string rfc3339(std::chrono::system_clock::time_point tp);
 
+/// Returns `s` without leading and trailing spaces and tabs (HTTP's optional whitespace).
+std::string_view trim_ows(std::string_view s) noexcept;
+
 /// Returns the value (0..15) of a hex digit (either case), or -1.
 int hex_digit_value(char c) noexcept;
 

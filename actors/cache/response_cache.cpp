@@ -1,4 +1,5 @@
 #include "actors/cache/response_cache.hpp"
+#include "runtime/text.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -100,16 +101,6 @@ bool is_ows(char c) {
   return c == ' ' || c == '\t';
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_ows(s.front())) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && is_ows(s.back())) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
 std::string_view strip_weak(std::string_view tag) {
   if (tag.size() >= 2 && tag[0] == 'W' && tag[1] == '/') {
     tag.remove_prefix(2);
@@ -150,7 +141,7 @@ std::string make_etag(std::string_view body) {
 }
 
 bool etag_matches(std::string_view if_none_match, std::string_view etag) noexcept {
-  auto value = trim(if_none_match);
+  auto value = runtime::trim_ows(if_none_match);
   if (value == "*") {
     return true;
   }

@@ -206,13 +206,7 @@ std::string client_address(const net::ip::tcp::endpoint& peer, std::string_view 
   while (end > 0) {
     auto comma = xff.rfind(',', end - 1);
     auto start = comma == std::string_view::npos ? 0 : comma + 1;
-    auto item = xff.substr(start, end - start);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) {
-      item.remove_prefix(1);
-    }
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) {
-      item.remove_suffix(1);
-    }
+    auto item = runtime::trim_ows(xff.substr(start, end - start));
     boost::system::error_code ec;
     auto a = net::ip::make_address(std::string{item}, ec);
     if (ec) {
